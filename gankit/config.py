@@ -1,0 +1,176 @@
+"""The typed training config: presets by name, TOML loading, validation before any work starts.
+
+A run is fully described by one `TrainConfig`; it is saved as `config.json` in the run directory and
+inside every checkpoint, so any result can be reproduced from its run directory alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from gankit.errors import GankitError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass
+class TrainConfig:
+    # what to learn
+    preset: str = "seed"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    limit: int | None = None  # the first N training images, for quick runs
+    image_size: int | None = None  # resize for folder: data sets
+    channels: int | None = None  # 1 or 3, for folder: data sets
+    # the models and the game
+    model: str = "mlp"
+    z_dim: int = 100
+    loss: str = "bce"
+    # the optimisation
+    epochs: int = 100  # always the total, also when resuming
+    minutes: float | None = None  # wall-clock budget after start-up
+    batch_size: int = 64
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    seed: int = 0
+    device: str = "auto"
+    # what the run leaves behind
+    grid_size: int = 64  # images in each epoch's sample grid, from one fixed noise batch
+    log_every: int = 50  # steps between progress updates and rows of steps.csv
+    tensorboard: bool = False
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        return replace(cls(), d, source="saved config")
+
+
+# Each preset is a set of overrides on the defaults; the defaults themselves are the tutorial's recipe.
+PRESETS: dict[str, dict[str, Any]] = {
+    "seed": {},
+}
+
+# Options a resumed run may change: everything else must equal what the run started with.
+RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "progress", "log_every", "tensorboard", "data_dir"}
+
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def preset_config(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise GankitError(f"unknown preset '{name}': use one of {', '.join(sorted(PRESETS))}")
+    return replace(TrainConfig(preset=name), PRESETS[name], source=f"preset '{name}'")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise GankitError(f"config file {path} not found: check the path given to --config") from None
+    except tomllib.TOMLDecodeError as e:
+        raise GankitError(f"config file {path} is not valid TOML ({e}): fix the syntax") from None
+    # A [train] table is allowed so one file can later hold other sections too.
+    return dict(data.get("train", data))
+
+
+def replace(cfg: TrainConfig, overrides: dict[str, Any], source: str = "options") -> TrainConfig:
+    """Return cfg with overrides applied, each checked for name and type."""
+    values = {}
+    for key, value in overrides.items():
+        key = key.replace("-", "_")
+        if key not in _FIELDS:
+            raise GankitError(f"unknown option '{key}' in {source}: see `gankit train --help` for the options")
+        values[key] = _coerce(key, value, source)
+    return dataclasses.replace(cfg, **values)
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    default = getattr(TrainConfig(), key)
+    kind = type(default) if default is not None else _OPTIONAL_TYPES[key]
+    if value is None:
+        if default is None:
+            return None
+        raise GankitError(f"option '{key}' in {source} needs a value")
+    try:
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if kind is tuple:
+            pair = tuple(float(v) for v in value)
+            if len(pair) != 2:
+                raise TypeError
+            return pair
+        if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+            raise TypeError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise GankitError(f"option '{key}' in {source} must be a {kind.__name__}, got {value!r}") from None
+
+
+_OPTIONAL_TYPES = {"data_dir": str, "limit": int, "image_size": int, "channels": int, "minutes": float}
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Refuse invalid values before any work starts. Names of models, losses and data sets are
+    checked against their registries here too, so a typo costs no data loading."""
+    from gankit import data, losses, models
+
+    def positive(name: str) -> None:
+        value = getattr(cfg, name)
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise GankitError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+    for name in ("epochs", "batch_size", "lr", "z_dim", "grid_size", "log_every", "limit", "minutes", "image_size"):
+        positive(name)
+    if cfg.channels not in (None, 1, 3):
+        raise GankitError(f"--channels must be 1 or 3, got {cfg.channels}")
+    if not all(0 <= b < 1 for b in cfg.betas):
+        raise GankitError(f"betas must each be in [0, 1), got {list(cfg.betas)}")
+    if cfg.seed < 0:
+        raise GankitError(f"--seed must be zero or positive, got {cfg.seed}")
+    data.check_spec(cfg.dataset)
+    models.check_name(cfg.model)
+    losses.get(cfg.loss)
+    from gankit.device import check_device
+
+    check_device(cfg.device)
+    return cfg
+
+
+def check_resume(saved: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """A resumed run keeps its saved config; flags given again may only extend it (e.g. --epochs)."""
+    changed = {k: v for k, v in overrides.items() if getattr(saved, k) != _coerce(k, v, "flags")}
+    refused = sorted(set(changed) - RESUMABLE_OVERRIDES)
+    if refused:
+        raise GankitError(
+            f"cannot change {', '.join(refused)} when resuming: the run was started with "
+            + ", ".join(f"{k}={getattr(saved, k)!r}" for k in refused)
+            + "; start a new run directory instead"
+        )
+    return validate(replace(saved, changed, source="flags"))
+
+
+def field_names() -> list[str]:
+    return list(_FIELDS)
+
+
+__all__ = ["TrainConfig", "PRESETS", "preset_config", "load_toml", "replace", "validate", "check_resume"]

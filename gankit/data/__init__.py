@@ -1,0 +1,67 @@
+"""Data sets as uint8 image tensors: the built-in MNIST and Fashion-MNIST (found or fetched offline
+and verified), a folder of images (folder:PATH) or a NumPy archive (npz:PATH).
+
+    data = load_images("mnist", limit=1000)        # ImageData: images (N, C, H, W) uint8, labels
+    prepare("fashion-mnist")                        # `gankit data fashion-mnist`
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from pathlib import Path
+from typing import Callable
+
+from gankit.data import folder, mnist, npz
+from gankit.data.cache import default_data_dir, resolve_data_dir
+from gankit.data.imagedata import ImageData, first
+from gankit.data.spec import check as _check, dataset_names
+from gankit.errors import GankitError
+
+__all__ = ["ImageData", "check_spec", "dataset_names", "default_data_dir", "load_images", "prepare"]
+
+Log = Callable[[str], None]
+_SPLITS = ("train", "test")
+
+
+def check_spec(spec: str) -> None:
+    """Refuse an unknown dataset, or a folder:/npz: path that is not there, without loading anything."""
+    _check(spec)
+
+
+def prepare(spec: str, data_dir: str | os.PathLike | None = None, log: Log = print) -> Path:
+    """Make a built-in data set ready and verified on disk; return the folder holding its files.
+    folder: and npz: data are read where they are: their folder is returned as it is."""
+    parsed = _check(spec)
+    if parsed.kind == "builtin":
+        return mnist.ensure(parsed.name, resolve_data_dir(data_dir), log)
+    log(f"{parsed.name} is read in place: nothing to prepare")
+    return parsed.path if parsed.kind == "folder" else parsed.path.parent
+
+
+def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: str = "train",
+                limit: int | None = None, image_size: int | None = None, channels: int | None = None,
+                log: Log = print) -> ImageData:
+    """The images of `spec`: the first `limit` (in file order) of `split`, resized to image_size x
+    image_size and converted to `channels` (1 or 3) where the source allows it."""
+    parsed = _check(spec)
+    _check_options(split, limit, image_size, channels)
+    if parsed.kind == "builtin":
+        if image_size not in (None, 28) or channels not in (None, 1):
+            raise GankitError(f"{parsed.name} images are 1x28x28, not resizable or convertible here: "
+                              "leave image_size and channels unset (or 28 and 1)")
+        return first(mnist.load(parsed.name, resolve_data_dir(data_dir), split, log), limit)
+    if split != "train":
+        raise GankitError(f"{parsed.name} has only a train split, not '{split}': use split='train'")
+    loader = folder.load if parsed.kind == "folder" else npz.load
+    return loader(parsed.path, parsed.name, limit, image_size, channels, log)
+
+
+def _check_options(split: str, limit: int | None, image_size: int | None, channels: int | None) -> None:
+    if split not in _SPLITS:
+        raise GankitError(f"unknown split '{split}': use train or test")
+    for option, value in (("limit", limit), ("image_size", image_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise GankitError(f"{option} must be a whole number of at least 1, not {value!r}: fix {option}")
+    if channels not in (None, 1, 3) or isinstance(channels, bool):
+        raise GankitError(f"channels must be 1 or 3, not {channels!r}: fix channels")

@@ -1,0 +1,166 @@
+"""folder:PATH data sets: image files read with Pillow; sub-folders, when there are, are the classes
+(sorted by name, as torchvision's ImageFolder does)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile
+
+from gankit.data.convert import resize, to_channels
+from gankit.data.imagedata import ImageData
+from gankit.data.oneline import describe
+from gankit.errors import GankitError
+
+Log = Callable[[str], None]
+
+# Modes whose pixels are one value; a palette image counts when its palette is gray.
+_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+# Pillow registers these extensions but cannot decode the pixels without outside help
+# (Ghostscript for PostScript; MPEG is read for its header only).
+_UNDECODABLE = {".eps", ".ps", ".mpeg", ".mpg"}
+
+
+@lru_cache(maxsize=1)
+def image_extensions() -> frozenset[str]:
+    """Every extension Pillow opens, less the stub formats that need a handler installed."""
+    Image.init()
+    exts = set()
+    for ext, fmt in Image.registered_extensions().items():
+        factory = Image.OPEN.get(fmt, (None,))[0]
+        if factory is None or (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)):
+            continue
+        exts.add(ext.lower())
+    return frozenset(exts - _UNDECODABLE)
+
+
+def _is_image(path: Path) -> bool:
+    return not path.name.startswith(".") and path.suffix.lower() in image_extensions() and path.is_file()
+
+
+def _images_under(folder: Path) -> list[Path]:
+    """Image files anywhere under `folder`, in sorted order, hidden files and folders left out."""
+    found = []
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [path for name in sorted(files) if _is_image(path := Path(top) / name)]
+    return found
+
+
+def scan(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
+    """(image paths, their class indices, class names); no classes when the images lie directly in `root`."""
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        raise GankitError(f"cannot list folder {root} ({exc.strerror or exc}): "
+                          "give folder:PATH a readable folder of images") from None
+    flat = [path for path in entries if _is_image(path)]
+    classes = [(d.name, images) for d in entries
+               if d.is_dir() and not d.name.startswith(".") and (images := _images_under(d))]
+    if flat and classes:
+        raise GankitError(f"folder {root} has both images and class sub-folders with images: "
+                          "move the loose images into a sub-folder, or point folder: at one of the two")
+    if classes:
+        paths = [path for _, images in classes for path in images]
+        labels = [index for index, (_, images) in enumerate(classes) for _ in images]
+        return paths, labels, [name for name, _ in classes]
+    if flat:
+        return flat, None, None
+    raise GankitError(f"folder {root} has no images (.png, .jpg, .bmp, .gif, .webp, .tif...), neither directly "
+                      "nor in sub-folders: give folder:PATH a folder of image files")
+
+
+def load(root: Path, name: str, limit: int | None, image_size: int | None, channels: int | None,
+         log: Log) -> ImageData:
+    """The images under `root`, the first `limit` of them, as (N, channels, H, W) uint8.
+
+    Default channels: 1 when every image is grayscale, else 3. Default size: the images' own, which
+    must then be the same for all."""
+    paths, labels, class_names = scan(root)
+    if limit is not None:
+        paths, labels = paths[:limit], None if labels is None else labels[:limit]
+    headers = [_header(path) for path in paths]  # cheap: Pillow reads only the file headers here
+    channels = channels or (1 if all(gray for gray, _ in headers) else 3)
+    height, width = _target_size(paths, [size for _, size in headers], image_size, root)
+    images = torch.empty((len(paths), channels, height, width), dtype=torch.uint8)
+    for i, path in enumerate(paths):
+        images[i] = resize(to_channels(_decode(path), channels), height, width)
+    classes = f" in {len(class_names)} classes" if class_names else " (no classes)"
+    log(f"{name}: {len(paths)} images{classes}, as {channels}x{height}x{width}")
+    return ImageData(images, None if labels is None else torch.tensor(labels, dtype=torch.int64),
+                     len(class_names) if class_names else 0, name, class_names)
+
+
+def _target_size(paths: list[Path], sizes: list[tuple[int, int]], image_size: int | None,
+                 root: Path) -> tuple[int, int]:
+    """(height, width) for every image: image_size square, else the common size of the images."""
+    if image_size is not None:
+        return image_size, image_size
+    odd = next((i for i, size in enumerate(sizes) if size != sizes[0]), None)
+    if odd is not None:
+        (w0, h0), (w1, h1) = sizes[0], sizes[odd]
+        raise GankitError(f"images in {root} differ in size ({paths[0].name} is {w0}x{h0}, {paths[odd].name} "
+                          f"is {w1}x{h1}): pass --image-size N (image_size) to resize them all to NxN")
+    width, height = sizes[0]
+    return height, width
+
+
+def _header(path: Path) -> tuple[bool, tuple[int, int]]:
+    """(is grayscale, (width, height)) of an image file, from its header."""
+    try:
+        with Image.open(path) as img:
+            return _is_gray(img), img.size
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow signals a bad file with many exception types: all are "unreadable"
+        raise _unreadable(path, exc) from None
+
+
+def _decode(path: Path) -> torch.Tensor:
+    """The pixels of an image file as (1 or 3, H, W) uint8."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            pixels = _pixels(img)
+    except MemoryError:
+        raise
+    except Exception as exc:  # truncated data, bad compressed streams, unsupported modes...
+        raise _unreadable(path, exc) from None
+    tensor = torch.from_numpy(pixels)
+    return tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    """(H, W) uint8 for grayscale images, (H, W, 3) uint8 for the rest."""
+    if img.mode.startswith("I"):  # 16- or 32-bit integers; 16-bit PNGs open as I;16 or I
+        values = np.array(img).astype(np.int64)
+        if img.mode.startswith("I;16") or values.max(initial=0) > 255:
+            values >>= 8  # keep the top 8 of 16 bits, rather than clipping everything to white
+        return np.clip(values, 0, 255).astype(np.uint8)
+    if img.mode == "F":
+        values = np.array(img, dtype=np.float64)
+        if values.max(initial=0.0) <= 1.0:  # float images usually hold 0-1
+            values *= 255.0
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return np.array(img.convert("L" if _is_gray(img) else "RGB"))
+
+
+def _is_gray(img: Image.Image) -> bool:
+    if img.mode in _GRAY_MODES:
+        return True
+    if img.mode not in ("P", "PA"):
+        return False
+    palette = img.getpalette()
+    if not palette:
+        return False
+    rgb = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    return bool((rgb == rgb[:, :1]).all())
+
+
+def _unreadable(path: Path, exc: BaseException) -> GankitError:
+    return GankitError(f"cannot read image {path} ({describe(exc)}): remove or replace the file")

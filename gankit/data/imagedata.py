@@ -1,0 +1,34 @@
+"""The one result type of every data source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ImageData:
+    images: torch.Tensor  # uint8, (N, C, H, W), CPU, contiguous
+    labels: torch.Tensor | None  # int64 (N,), or None when the data has no labels
+    num_classes: int  # 0 when unlabelled
+    name: str  # the dataset spec it came from
+    class_names: list[str] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        c, h, w = self.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def first(data: ImageData, limit: int | None) -> ImageData:
+    """The first `limit` images (all when None or when there are fewer). Copies, so the full set's
+    memory is freed when the caller drops it."""
+    if limit is None or limit >= len(data):
+        return data
+    labels = None if data.labels is None else data.labels[:limit].clone()
+    return ImageData(data.images[:limit].clone(), labels, data.num_classes, data.name, data.class_names)

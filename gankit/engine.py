@@ -1,0 +1,255 @@
+"""The training loop: the tutorial's two steps, with the data in memory and everything else as hooks.
+
+    for each batch of real images:
+        D step: D learns to tell real from G(z).detach()
+        G step: G learns to make D call G(z) real
+
+Logging, grids, checkpoints and the time budget hang off the loop, never inside the step; the step
+makes no host sync (no `.item()`), so a GPU is never waiting on Python.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from gankit import checkpoint, config as config_mod, data, losses, models
+from gankit.config import TrainConfig
+from gankit.device import resolve_device
+from gankit.runlog import RunLog, prepare_run_dir
+
+Log = Callable[[str], None]
+
+
+def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1]: the tutorial's ToTensor + Normalize((0.5,), (0.5,))."""
+    return images_uint8.float().div_(127.5).sub_(1.0)
+
+
+def train_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+               loss: losses.AdversarialLoss, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """One D step and one G step. Returns (d_loss, g_loss, D(x), D(G(z))) as one detached tensor."""
+    fake = G(z)
+
+    # D step: real images towards "real", generated ones towards "fake"
+    d_real = D(real)
+    d_fake = D(fake.detach())
+    d_loss = loss.discriminator(d_real, d_fake)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+
+    # G step: make the (just updated) D call the same fakes real
+    g_loss = loss.generator(D(fake))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+
+    return torch.stack([d_loss, g_loss, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]).detach()
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    epochs_done: int
+    steps_done: int
+    steps_run: int  # steps executed by this call (less than steps_done after a resume)
+    stopped_by: str  # "epochs", "minutes" or "signal"
+    last_epoch_stats: dict[str, float]
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.preset}"
+
+
+def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool = False, force: bool = False,
+          overrides: dict | None = None, log: Log = print) -> RunResult:
+    """Train a GAN as `cfg` says, in `run_dir`. With `resume`, `cfg` is ignored: the run's saved config is
+    used, with `overrides` (only those a resume may change, e.g. epochs) applied on top."""
+    if not resume:
+        config_mod.validate(cfg)  # before anything is written
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
+    prepare_run_dir(run_dir, resume=resume, force=force)
+    state = checkpoint.load(run_dir / "checkpoints" / "last.pt") if resume else None
+    if state is not None:
+        cfg = config_mod.check_resume(TrainConfig.from_dict(state["config"]), overrides or {})
+
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=cfg.limit, image_size=cfg.image_size,
+                               channels=cfg.channels, log=log)
+    images = dataset.images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
+    G, D = models.build(cfg.model, dataset.shape, cfg.z_dim)
+    G, D = G.to(device), D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    loss = losses.get(cfg.loss)
+    data_gen = torch.Generator().manual_seed(cfg.seed)
+    fixed_noise = torch.randn(cfg.grid_size, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    epoch, step, step_in_epoch = 0, 0, 0
+    epoch_start_rng = data_gen.get_state()
+
+    if state is not None:
+        _check_same_data(state, dataset, run_dir)
+        checkpoint.load_weights(G, state["generator"], "generator", run_dir)
+        checkpoint.load_weights(D, state["discriminator"], "discriminator", run_dir)
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        checkpoint.restore_rng(state["rng"], data_gen)
+        epoch, step, step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
+        epoch_start_rng = state["rng"]["data"]
+        fixed_noise = state["fixed_noise"]
+        log(f"resumed {run_dir} at epoch {epoch + 1}, step {step} ({step_in_epoch} steps into the epoch)")
+    fixed_noise = fixed_noise.to(device)
+
+    runlog = RunLog(run_dir, cfg.to_json(), cfg.tensorboard, resumed_step=step if state is not None else None)
+    n, batch = len(images), cfg.batch_size
+    steps_per_epoch = math.ceil(n / batch)
+    log(f"training {cfg.model} GAN on {cfg.dataset}: {n} images {tuple(dataset.shape)}, batch {batch}, "
+        f"{steps_per_epoch} steps per epoch, device {device}, run directory {run_dir}")
+
+    def save_checkpoint() -> None:
+        checkpoint.save(run_dir / "checkpoints" / "last.pt", {
+            "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": 0,
+            "generator": G.state_dict(), "discriminator": D.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
+            "rng": {**checkpoint.rng_state(data_gen), "data": epoch_start_rng}, "fixed_noise": fixed_noise.cpu(),
+        })
+
+    start = time.monotonic()
+    deadline = start + cfg.minutes * 60 if cfg.minutes else math.inf
+    steps_run, stopped_by, epoch_stats = 0, "epochs", {}
+    with _stop_on_signal() as stop_requested:
+        while epoch < cfg.epochs and stopped_by == "epochs":
+            # The permutation is a function of the RNG state at the epoch's start, so a resume mid-epoch
+            # draws the same batches the uninterrupted run would have.
+            data_gen.set_state(epoch_start_rng)
+            perm = torch.randperm(n, generator=data_gen).to(device)
+            meter = _Meter(device, cfg.log_every, batch)
+            bar = tqdm(total=steps_per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                       disable=not cfg.progress, leave=False, dynamic_ncols=True)
+            while step_in_epoch < steps_per_epoch:
+                idx = perm[step_in_epoch * batch:(step_in_epoch + 1) * batch]
+                real = to_model_range(images[idx])
+                z = torch.randn(len(idx), cfg.z_dim, device=device)
+                meter.add(train_step(G, D, opt_g, opt_d, loss, real, z))
+                step, step_in_epoch, steps_run = step + 1, step_in_epoch + 1, steps_run + 1
+                if step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch:
+                    row = meter.flush()
+                    runlog.step_row({"step": step, "epoch": epoch + 1, **row})
+                    bar.set_postfix_str(_postfix(row, meter.images_per_s()), refresh=False)
+                    bar.update(step_in_epoch - bar.n)
+                if stop_requested():
+                    stopped_by = "signal"
+                elif time.monotonic() > deadline:
+                    stopped_by = "minutes"
+                if stopped_by != "epochs":
+                    break
+            bar.close()
+            if step_in_epoch == steps_per_epoch:
+                epoch, step_in_epoch, epoch_start_rng = epoch + 1, 0, data_gen.get_state()
+                epoch_stats = meter.epoch_means()
+                epoch_stats.update(epoch=epoch, step=step, images_per_s=meter.images_per_s(),
+                                   seconds=meter.seconds(), elapsed_s=time.monotonic() - start)
+                runlog.epoch_row(epoch_stats)
+                with torch.no_grad():
+                    runlog.grid(G(fixed_noise), epoch)
+                log(_epoch_line(epoch, cfg.epochs, epoch_stats))
+            save_checkpoint()
+    if stopped_by != "epochs":
+        with torch.no_grad():
+            runlog.grid(G(fixed_noise), epoch + 1 if step_in_epoch else epoch)
+        log(f"stopped by {'the --minutes budget' if stopped_by == 'minutes' else 'a signal'} at epoch "
+            f"{epoch + (1 if step_in_epoch else 0)}, step {step}; checkpoint saved. "
+            f"Continue with: gankit train --run-dir {run_dir} --resume")
+    runlog.curves()
+    runlog.close()
+    return RunResult(run_dir, epoch, step, steps_run, stopped_by, epoch_stats)
+
+
+class _Meter:
+    """Sums the step statistics on the device; reads them back (one host sync) only when asked."""
+
+    NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    def __init__(self, device: torch.device, log_every: int, batch: int):
+        self.window = torch.zeros(4, device=device)
+        self.total = torch.zeros(4, device=device)
+        self.window_steps = self.total_steps = 0
+        self.batch = batch
+        self.t0 = time.monotonic()
+
+    def add(self, stats: torch.Tensor) -> None:
+        self.window += stats
+        self.window_steps += 1
+
+    def flush(self) -> dict[str, float]:
+        values = (self.window / self.window_steps).tolist()
+        self.total += self.window
+        self.total_steps += self.window_steps
+        self.window.zero_()
+        self.window_steps = 0
+        return dict(zip(self.NAMES, values))
+
+    def epoch_means(self) -> dict[str, float]:
+        return dict(zip(self.NAMES, (self.total / max(self.total_steps, 1)).tolist()))
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.t0
+
+    def images_per_s(self) -> float:
+        # counts the last, partial batch as full: off by < 0.1% per MNIST epoch
+        return self.total_steps * self.batch / max(self.seconds(), 1e-9)
+
+
+def _postfix(row: dict[str, float], rate: float) -> str:
+    return (f"d_loss {row['d_loss']:.4f}  g_loss {row['g_loss']:.4f}  D(x) {row['d_real']:.3f}  "
+            f"D(G(z)) {row['d_fake']:.3f}  {rate:,.0f} img/s")
+
+
+def _epoch_line(epoch: int, epochs: int, s: dict[str, float]) -> str:
+    # The tutorial's loss line, every epoch, with the means over the epoch rather than its last batch.
+    return (f"Epoch [{epoch}/{epochs}], d_loss: {s['d_loss']:.4f}, g_loss: {s['g_loss']:.4f}, "
+            f"D(x): {s['d_real']:.3f}, D(G(z)): {s['d_fake']:.3f}, {s['images_per_s']:,.0f} img/s, {s['seconds']:.1f} s")
+
+
+def _check_same_data(state: dict, dataset: data.ImageData, run_dir: Path) -> None:
+    if list(dataset.shape) != list(state["image_shape"]):
+        from gankit.errors import GankitError
+
+        raise GankitError(f"{run_dir} was trained on images of shape {tuple(state['image_shape'])}, but the data set "
+                          f"now gives {tuple(dataset.shape)}: resume with the data the run started with")
+
+
+@contextmanager
+def _stop_on_signal() -> Iterator[Callable[[], bool]]:
+    """Turn Ctrl-C and SIGTERM into a clean stop after the current step (checkpoint included)."""
+    requested = []
+
+    def handler(signum, frame):
+        if requested:  # a second Ctrl-C means now
+            raise KeyboardInterrupt
+        requested.append(signum)
+
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread (e.g. a notebook worker): no handlers, no clean stop
+        pass
+    try:
+        yield lambda: bool(requested)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,163 @@
+"""What a run leaves in its directory for a person to watch: CSV metrics, sample grids, loss curves,
+TensorBoard events on request. Called from the training loop; knows nothing of training itself.
+
+    RUN_DIR/config.json          the full config the run started with
+    RUN_DIR/steps.csv            means over each `log_every` steps
+    RUN_DIR/metrics.csv          means over each epoch
+    RUN_DIR/samples/epoch_XXX.png  a grid from one fixed noise batch, so epochs compare
+    RUN_DIR/curves.png           loss curves and D's outputs over steps
+    RUN_DIR/checkpoints/last.pt  (written by the trainer)
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision.utils
+
+from gankit.errors import GankitError
+from gankit.io import atomic_path, write_text
+
+STEP_FIELDS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
+EPOCH_FIELDS = ["epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds", "elapsed_s"]
+
+
+def prepare_run_dir(path: Path, *, resume: bool, force: bool) -> None:
+    """Refuse to reuse a run directory unless asked; check it is writable before any work."""
+    exists = path.exists() and any(path.iterdir()) if path.is_dir() else path.exists()
+    if exists and not resume:
+        if not force:
+            raise GankitError(f"run directory {path} already exists: use --resume to continue it, --force to replace it, or another --run-dir")
+        if not (path / "config.json").is_file():
+            raise GankitError(f"{path} exists and is not a gankit run directory, so --force will not delete it: choose another --run-dir")
+        shutil.rmtree(path)
+    if resume and not (path / "checkpoints" / "last.pt").is_file():
+        raise GankitError(f"nothing to resume in {path}: it has no checkpoints/last.pt; start a new run without --resume")
+    try:
+        (path / "samples").mkdir(parents=True, exist_ok=True)
+        (path / "checkpoints").mkdir(exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise GankitError(f"cannot write to run directory {path} ({e.strerror}): choose a writable --run-dir") from None
+
+
+class RunLog:
+    def __init__(self, run_dir: Path, config_json: str, tensorboard: bool, resumed_step: int | None):
+        self.run_dir = run_dir
+        if resumed_step is None:
+            write_text(run_dir / "config.json", config_json + "\n")
+        else:
+            # Rows written after the checkpoint was taken would be logged twice: drop them.
+            _truncate_csv(run_dir / "steps.csv", "step", resumed_step)
+            _truncate_csv(run_dir / "metrics.csv", "step", resumed_step)
+        self.tb = _tensorboard_writer(run_dir) if tensorboard else None
+
+    def step_row(self, row: dict[str, float]) -> None:
+        _append_csv(self.run_dir / "steps.csv", STEP_FIELDS, row)
+        if self.tb is not None:
+            for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+                self.tb.add_scalar(f"train/{key}", row[key], int(row["step"]))
+
+    def epoch_row(self, row: dict[str, float]) -> None:
+        _append_csv(self.run_dir / "metrics.csv", EPOCH_FIELDS, row)
+        if self.tb is not None:
+            self.tb.add_scalar("epoch/images_per_s", row["images_per_s"], int(row["step"]))
+
+    def grid(self, images: torch.Tensor, epoch: int) -> Path:
+        """images in [-1, 1], (N, C, H, W)."""
+        path = self.run_dir / "samples" / f"epoch_{epoch:03d}.png"
+        save_grid(images, path)
+        if self.tb is not None:
+            self.tb.add_image("samples", torchvision.utils.make_grid((images + 1) / 2, nrow=_nrow(len(images))), epoch)
+        return path
+
+    def curves(self) -> Path:
+        path = self.run_dir / "curves.png"
+        plot_curves(self.run_dir / "steps.csv", path)
+        return path
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def save_grid(images: torch.Tensor, path: Path) -> None:
+    """Save images in [-1, 1] as one PNG grid, square where the count allows."""
+    with atomic_path(path) as tmp:
+        torchvision.utils.save_image((images.float().cpu() + 1) / 2, tmp, nrow=_nrow(len(images)), padding=2)
+
+
+def _nrow(n: int) -> int:
+    return max(1, int(math.ceil(math.sqrt(n))))
+
+
+def plot_curves(steps_csv: Path, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_csv(steps_csv)
+    if not rows:
+        return
+    steps = [r["step"] for r in rows]
+    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(11, 4))
+    ax_loss.plot(steps, [r["d_loss"] for r in rows], label="D loss")
+    ax_loss.plot(steps, [r["g_loss"] for r in rows], label="G loss")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_title("losses")
+    ax_loss.legend()
+    ax_d.plot(steps, [r["d_real"] for r in rows], label="D(x)")
+    ax_d.plot(steps, [r["d_fake"] for r in rows], label="D(G(z))")
+    ax_d.set_ylim(0, 1)
+    ax_d.set_xlabel("step")
+    ax_d.set_title("discriminator outputs (sigmoid)")
+    ax_d.legend()
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+
+
+def read_csv(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _append_csv(path: Path, fieldnames: list[str], row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row[k] for k in fieldnames})
+
+
+def _truncate_csv(path: Path, key: str, last: int) -> None:
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fieldnames = reader.fieldnames or []
+        rows = [r for r in reader if float(r[key]) <= last]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _tensorboard_writer(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise GankitError("--tensorboard needs the tensorboard package: pip install 'gankit[tensorboard]'") from None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
