@@ -58,6 +58,13 @@ def train_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: 
     return torch.stack([d_loss, g_loss, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]).detach()
 
 
+def make_adam(module: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """The tutorial's Adam. The fused kernel computes the same update in one pass over the parameters:
+    the profile of the seed model put the per-tensor update at a third of each CPU step."""
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -91,8 +98,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     images = dataset.images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
     G, D = models.build(cfg.model, dataset.shape, cfg.z_dim)
     G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_g, opt_d = make_adam(G, cfg, device), make_adam(D, cfg, device)
     loss = losses.get(cfg.loss)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     fixed_noise = torch.randn(cfg.grid_size, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))

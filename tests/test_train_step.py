@@ -5,7 +5,8 @@ import torch
 from benchmarks.tutorial_reference import make_tutorial, tutorial_step
 from gankit import losses
 from gankit.models import mlp
-from gankit.engine import to_model_range, train_step
+from gankit.config import preset_config
+from gankit.engine import make_adam, to_model_range, train_step
 
 
 def _pair_from_tutorial(seed):
@@ -13,8 +14,8 @@ def _pair_from_tutorial(seed):
     G, D = mlp.Generator(), mlp.Discriminator()
     G.load_state_dict(tG.state_dict())
     D.load_state_dict({k: v for k, v in tD.state_dict().items()})  # same indices; ours has no Sigmoid layer
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    cfg, cpu = preset_config("seed"), torch.device("cpu")
+    opt_g, opt_d = make_adam(G, cfg, cpu), make_adam(D, cfg, cpu)  # the engine's optimizer, fused
     return (tG, tD, criterion, t_opt_g, t_opt_d), (G, D, opt_g, opt_d)
 
 
