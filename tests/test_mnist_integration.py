@@ -1,6 +1,5 @@
 """End to end on the real MNIST (fetched offline from the registry package on first use)."""
 
-import os
 
 import numpy as np
 import pytest
