@@ -169,8 +169,4 @@ def check_resume(saved: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     return validate(replace(saved, changed, source="flags"))
 
 
-def field_names() -> list[str]:
-    return list(_FIELDS)
-
-
 __all__ = ["TrainConfig", "PRESETS", "preset_config", "load_toml", "replace", "validate", "check_resume"]
