@@ -7,7 +7,9 @@ Differences from the tutorial's text, none of which changes what is computed:
   since this machine cannot download;
 - the step is a function, so tests can feed it the same weights, batch and noise as gankit's step;
 - `draw_noise`, `num_epochs`, `max_steps` and the per-epoch log are parameters, for comparisons and benchmarks;
-- the per-epoch image display (plt.show) is left out: it draws nothing headless.
+- the per-epoch image display (plt.show) is left out: it draws nothing headless;
+- the labels are made on the batch's device (the tutorial runs on the CPU only), so benchmarks/train_speed.py
+  can run the same loop on a GPU with the batch and noise moved there.
 
     python benchmarks/tutorial_reference.py --epochs 3 --seed 0 --csv tutorial_seed0.csv
 """
@@ -71,8 +73,8 @@ def tutorial_step(generator, discriminator, criterion, optimizer_G, optimizer_D,
     """The body of the tutorial's inner loop, line for line; returns its loss values as tensors."""
     batch_size = real_images.size(0)
     # 라벨 생성
-    real_labels = torch.ones(batch_size, 1)
-    fake_labels = torch.zeros(batch_size, 1)
+    real_labels = torch.ones(batch_size, 1, device=real_images.device)
+    fake_labels = torch.zeros(batch_size, 1, device=real_images.device)
     # 판별기 훈련
     optimizer_D.zero_grad()
     outputs = discriminator(real_images.view(batch_size, -1))

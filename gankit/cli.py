@@ -51,6 +51,8 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", type=float, default=S, help="Adam learning rate for G and D (default: 2e-4)")
     p.add_argument("--seed", type=int, default=S, help="random seed (default: 0)")
     p.add_argument("--device", default=S, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--precision", default=S, help="fp32 (default) or bf16 (autocast; fast on GPUs and AMX CPUs)")
+    p.add_argument("--compile", action="store_true", default=S, help="compile G and D with torch.compile")
     p.add_argument("--log-every", type=int, default=S, help="steps between progress updates and steps.csv rows")
     p.add_argument("--tensorboard", action="store_true", default=S, help="also write TensorBoard events")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="no progress bar")

@@ -42,6 +42,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"  # or bf16: forward passes under autocast (for GPUs and CPUs with AMX)
+    compile: bool = False  # torch.compile G and D
     # what the run leaves behind
     grid_size: int = 64  # images in each epoch's sample grid, from one fixed noise batch
     log_every: int = 50  # steps between progress updates and rows of steps.csv
@@ -67,7 +69,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Options a resumed run may change: everything else must equal what the run started with.
-RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "progress", "log_every", "tensorboard", "data_dir"}
+RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "log_every", "tensorboard", "data_dir"}
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
@@ -147,6 +149,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise GankitError(f"betas must each be in [0, 1), got {list(cfg.betas)}")
     if cfg.seed < 0:
         raise GankitError(f"--seed must be zero or positive, got {cfg.seed}")
+    from gankit.step import PRECISIONS
+
+    if cfg.precision not in PRECISIONS:
+        raise GankitError(f"unknown precision '{cfg.precision}': use one of {', '.join(PRECISIONS)}")
     data.check_spec(cfg.dataset)
     models.check_name(cfg.model)
     losses.get(cfg.loss)

@@ -23,10 +23,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gankit import checkpoint, config as config_mod, data, losses, models
+from gankit import checkpoint, config as config_mod, data, distributed, losses, models
 from gankit.config import TrainConfig
 from gankit.device import resolve_device
 from gankit.runlog import RunLog, prepare_run_dir
+from gankit.step import GanStep
 
 Log = Callable[[str], None]
 
@@ -36,26 +37,13 @@ def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.float().div_(127.5).sub_(1.0)
 
 
-def train_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-               loss: losses.AdversarialLoss, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """One D step and one G step. Returns (d_loss, g_loss, D(x), D(G(z))) as one detached tensor."""
-    fake = G(z)
-
-    # D step: real images towards "real", generated ones towards "fake"
-    d_real = D(real)
-    d_fake = D(fake.detach())
-    d_loss = loss.discriminator(d_real, d_fake)
-    opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    opt_d.step()
-
-    # G step: make the (just updated) D call the same fakes real
-    g_loss = loss.generator(D(fake))
-    opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
-    opt_g.step()
-
-    return torch.stack([d_loss, g_loss, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]).detach()
+def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, batch: int, z_dim: int,
+               world: distributed.World = distributed.World()) -> tuple[torch.Tensor, torch.Tensor]:
+    """This rank's real images (in [-1, 1]) and noise for one step. The whole batch's noise is drawn on
+    every rank, so N ranks consume the RNG exactly as one process does."""
+    idx = perm[step_in_epoch * batch:(step_in_epoch + 1) * batch]
+    z = torch.randn(len(idx), z_dim, device=images.device)
+    return to_model_range(images[world.shard(idx)]), world.shard(z)
 
 
 def make_adam(module: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
@@ -82,16 +70,26 @@ def default_run_dir(cfg: TrainConfig) -> Path:
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool = False, force: bool = False,
           overrides: dict | None = None, log: Log = print) -> RunResult:
     """Train a GAN as `cfg` says, in `run_dir`. With `resume`, `cfg` is ignored: the run's saved config is
-    used, with `overrides` (only those a resume may change, e.g. epochs) applied on top."""
+    used, with `overrides` (only those a resume may change, e.g. epochs) applied on top.
+    Under torchrun, every rank calls this; rank 0 alone writes."""
     if not resume:
         config_mod.validate(cfg)  # before anything is written
+    device = distributed.local_device(resolve_device(cfg.device))
+    world = distributed.init(device)
+    if not world.is_main:
+        log = _silent
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
-    prepare_run_dir(run_dir, resume=resume, force=force)
+    if world.is_main:
+        prepare_run_dir(run_dir, resume=resume, force=force)
+    world.barrier()
     state = checkpoint.load(run_dir / "checkpoints" / "last.pt") if resume else None
     if state is not None:
         cfg = config_mod.check_resume(TrainConfig.from_dict(state["config"]), overrides or {})
+        device = distributed.local_device(resolve_device(cfg.device))
+    distributed.check_batch(cfg.batch_size, world)
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # NCCL and the default CUDA stream of this rank
 
-    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=cfg.limit, image_size=cfg.image_size,
                                channels=cfg.channels, log=log)
@@ -99,7 +97,6 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     G, D = models.build(cfg.model, dataset.shape, cfg.z_dim)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = make_adam(G, cfg, device), make_adam(D, cfg, device)
-    loss = losses.get(cfg.loss)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     fixed_noise = torch.randn(cfg.grid_size, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
     epoch, step, step_in_epoch = 0, 0, 0
@@ -117,21 +114,30 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         fixed_noise = state["fixed_noise"]
         log(f"resumed {run_dir} at epoch {epoch + 1}, step {step} ({step_in_epoch} steps into the epoch)")
     fixed_noise = fixed_noise.to(device)
+    train_step = GanStep(world.wrap(G, device), world.wrap(D, device), opt_g, opt_d, losses.get(cfg.loss),
+                         D_shared=D, precision=cfg.precision, compile=cfg.compile)
 
-    runlog = RunLog(run_dir, cfg.to_json(), cfg.tensorboard, resumed_step=step if state is not None else None)
+    runlog = RunLog(run_dir, cfg.to_json(), cfg.tensorboard, resumed_step=step if state is not None else None) \
+        if world.is_main else None
     n, batch = len(images), cfg.batch_size
-    steps_per_epoch = math.ceil(n / batch)
+    # Under torchrun the last, partial batch is dropped: it would not split evenly among the ranks.
+    steps_per_epoch = n // batch if world.distributed else math.ceil(n / batch)
     log(f"training {cfg.model} GAN on {cfg.dataset}: {n} images {tuple(dataset.shape)}, batch {batch}, "
         f"{steps_per_epoch} steps per epoch, device {device}, run directory {run_dir}")
+    if world.distributed:
+        log(f"data-parallel over {world.size} processes ({torch.distributed.get_backend()}): effective batch "
+            f"{batch} = {world.size} x {batch // world.size}, learning rate {cfg.lr:g} (as given, not scaled)")
 
     def save_checkpoint() -> None:
-        checkpoint.save(run_dir / "checkpoints" / "last.pt", {
-            "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": 0,
-            "generator": G.state_dict(), "discriminator": D.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
-            "rng": {**checkpoint.rng_state(data_gen), "data": epoch_start_rng}, "fixed_noise": fixed_noise.cpu(),
-        })
+        if world.is_main:
+            checkpoint.save(run_dir / "checkpoints" / "last.pt", {
+                "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": 0,
+                "generator": G.state_dict(), "discriminator": D.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
+                "rng": {**checkpoint.rng_state(data_gen), "data": epoch_start_rng}, "fixed_noise": fixed_noise.cpu(),
+            })
+        world.barrier()
 
     start = time.monotonic()
     deadline = start + cfg.minutes * 60 if cfg.minutes else math.inf
@@ -142,24 +148,23 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
             # draws the same batches the uninterrupted run would have.
             data_gen.set_state(epoch_start_rng)
             perm = torch.randperm(n, generator=data_gen).to(device)
-            meter = _Meter(device, cfg.log_every, batch)
+            meter = _Meter(device, world, batch)
             bar = tqdm(total=steps_per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       disable=not cfg.progress, leave=False, dynamic_ncols=True)
+                       disable=not (cfg.progress and world.is_main), leave=False, dynamic_ncols=True)
             while step_in_epoch < steps_per_epoch:
-                idx = perm[step_in_epoch * batch:(step_in_epoch + 1) * batch]
-                real = to_model_range(images[idx])
-                z = torch.randn(len(idx), cfg.z_dim, device=device)
-                meter.add(train_step(G, D, opt_g, opt_d, loss, real, z))
+                meter.add(train_step(*draw_batch(images, perm, step_in_epoch, batch, cfg.z_dim, world)))
                 step, step_in_epoch, steps_run = step + 1, step_in_epoch + 1, steps_run + 1
-                if step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch:
+                at_log_point = step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch
+                if at_log_point:
                     row = meter.flush()
-                    runlog.step_row({"step": step, "epoch": epoch + 1, **row})
+                    if runlog:
+                        runlog.step_row({"step": step, "epoch": epoch + 1, **row})
                     bar.set_postfix_str(_postfix(row, meter.images_per_s()), refresh=False)
                     bar.update(step_in_epoch - bar.n)
-                if stop_requested():
-                    stopped_by = "signal"
-                elif time.monotonic() > deadline:
-                    stopped_by = "minutes"
+                # Ranks must stop at the same step: under torchrun they agree at log points only.
+                if at_log_point or not world.distributed:
+                    stopped_by = _stop_reason(world.any(stop_requested(), device),
+                                              world.any(time.monotonic() > deadline, device))
                 if stopped_by != "epochs":
                     break
             bar.close()
@@ -168,20 +173,32 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                 epoch_stats = meter.epoch_means()
                 epoch_stats.update(epoch=epoch, step=step, images_per_s=meter.images_per_s(),
                                    seconds=meter.seconds(), elapsed_s=time.monotonic() - start)
-                runlog.epoch_row(epoch_stats)
-                with torch.no_grad():
-                    runlog.grid(G(fixed_noise), epoch)
+                if runlog:
+                    runlog.epoch_row(epoch_stats)
+                    with torch.no_grad():
+                        runlog.grid(G(fixed_noise), epoch)
                 log(_epoch_line(epoch, cfg.epochs, epoch_stats))
             save_checkpoint()
     if stopped_by != "epochs":
-        with torch.no_grad():
-            runlog.grid(G(fixed_noise), epoch + 1 if step_in_epoch else epoch)
+        if runlog:
+            with torch.no_grad():
+                runlog.grid(G(fixed_noise), epoch + 1 if step_in_epoch else epoch)
         log(f"stopped by {'the --minutes budget' if stopped_by == 'minutes' else 'a signal'} at epoch "
             f"{epoch + (1 if step_in_epoch else 0)}, step {step}; checkpoint saved. "
             f"Continue with: gankit train --run-dir {run_dir} --resume")
-    runlog.curves()
-    runlog.close()
+    if runlog:
+        runlog.curves()
+        runlog.close()
+    distributed.shutdown()
     return RunResult(run_dir, epoch, step, steps_run, stopped_by, epoch_stats)
+
+
+def _stop_reason(signalled: bool, out_of_time: bool) -> str:
+    return "signal" if signalled else "minutes" if out_of_time else "epochs"
+
+
+def _silent(message: str) -> None:
+    pass
 
 
 class _Meter:
@@ -189,7 +206,8 @@ class _Meter:
 
     NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
 
-    def __init__(self, device: torch.device, log_every: int, batch: int):
+    def __init__(self, device: torch.device, world: distributed.World, batch: int):
+        self.world = world
         self.window = torch.zeros(4, device=device)
         self.total = torch.zeros(4, device=device)
         self.window_steps = self.total_steps = 0
@@ -201,6 +219,7 @@ class _Meter:
         self.window_steps += 1
 
     def flush(self) -> dict[str, float]:
+        self.world.mean(self.window)  # every rank logs the mean over all ranks
         values = (self.window / self.window_steps).tolist()
         self.total += self.window
         self.total_steps += self.window_steps

@@ -29,7 +29,8 @@ EPOCH_FIELDS = ["epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "images
 
 def prepare_run_dir(path: Path, *, resume: bool, force: bool) -> None:
     """Refuse to reuse a run directory unless asked; check it is writable before any work."""
-    exists = path.exists() and any(path.iterdir()) if path.is_dir() else path.exists()
+    # A folder of empty folders (a run that failed before writing anything) counts as empty.
+    exists = any(p.is_file() for p in path.rglob("*")) if path.is_dir() else path.exists()
     if exists and not resume:
         if not force:
             raise GankitError(f"run directory {path} already exists: use --resume to continue it, --force to replace it, or another --run-dir")

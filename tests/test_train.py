@@ -139,3 +139,10 @@ def test_python_api_resume_extends_epochs(tmp_path, blob_npz):
     gankit.train(run_dir=tmp_path / "run", dataset=blob_npz, epochs=1, batch_size=64, progress=False, log=lambda s: None)
     run = gankit.train(run_dir=tmp_path / "run", resume=True, epochs=2, log=lambda s: None)
     assert run.epochs_done == 2 and run.steps_run == 4
+
+
+def test_a_run_that_failed_before_writing_anything_does_not_block_a_retry(tmp_path, blob_npz):
+    (tmp_path / "run" / "samples").mkdir(parents=True)  # what a start-up failure leaves behind
+    (tmp_path / "run" / "checkpoints").mkdir()
+    run = train(small_config(blob_npz, epochs=1), tmp_path / "run", log=lambda s: None)
+    assert (run.run_dir / "checkpoints" / "last.pt").is_file()

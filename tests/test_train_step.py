@@ -1,22 +1,31 @@
-"""gankit's step computes what the tutorial's loop computes: same losses, same updated weights."""
+"""gankit's step computes what the tutorial's loop computes: same losses, same gradients, same updated weights."""
 
+import pytest
 import torch
+from torch import nn
 
 from benchmarks.tutorial_reference import make_tutorial, tutorial_step
 from gankit import losses
-from gankit.models import mlp
 from gankit.config import preset_config
-from gankit.engine import make_adam, to_model_range, train_step
+from gankit.engine import make_adam, to_model_range
+from gankit.models import mlp
+from gankit.step import GanStep, has_batch_statistics
 
 
 def _pair_from_tutorial(seed):
     tG, tD, criterion, t_opt_g, t_opt_d = make_tutorial(seed)
     G, D = mlp.Generator(), mlp.Discriminator()
     G.load_state_dict(tG.state_dict())
-    D.load_state_dict({k: v for k, v in tD.state_dict().items()})  # same indices; ours has no Sigmoid layer
+    D.load_state_dict(tD.state_dict())  # same indices; ours has no Sigmoid layer
     cfg, cpu = preset_config("seed"), torch.device("cpu")
     opt_g, opt_d = make_adam(G, cfg, cpu), make_adam(D, cfg, cpu)  # the engine's optimizer, fused
     return (tG, tD, criterion, t_opt_g, t_opt_d), (G, D, opt_g, opt_d)
+
+
+def _batches(n, gen):
+    for _ in range(n):
+        yield to_model_range(torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=gen)), \
+            torch.randn(64, 100, generator=gen)
 
 
 def test_to_model_range_matches_totensor_normalize():
@@ -25,31 +34,75 @@ def test_to_model_range_matches_totensor_normalize():
     assert torch.allclose(to_model_range(x), expected, atol=1e-6)
 
 
-def test_step_matches_tutorial_losses_and_weights_over_several_steps():
+def test_fast_step_matches_tutorial_losses_and_weights_over_several_steps():
     tut, ours = _pair_from_tutorial(seed=3)
     tG, tD, criterion, t_opt_g, t_opt_d = tut
     G, D, opt_g, opt_d = ours
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(5):
-        real_u8 = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=gen)
-        z = torch.randn(64, 100, generator=gen)
-        real = to_model_range(real_u8)
+    step = GanStep(G, D, opt_g, opt_d, losses.get("bce"))
+    assert step.joint_d_pass  # the MLP D has no batch statistics: one D pass over real and fake
+    for real, z in _batches(5, torch.Generator().manual_seed(0)):
         t_d, t_g = tutorial_step(tG, tD, criterion, t_opt_g, t_opt_d, real, z)
-        stats = train_step(G, D, opt_g, opt_d, losses.get("bce"), real, z)
+        stats = step(real, z)
         assert torch.allclose(stats[0], t_d, rtol=1e-5, atol=1e-6)
         assert torch.allclose(stats[1], t_g, rtol=1e-5, atol=1e-6)
     for (name, p), q in zip(G.named_parameters(), tG.parameters()):
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), name
     for (name, p), q in zip(D.named_parameters(), tD.parameters()):
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), name
-    # and the step did train: weights moved from their start
-    fresh = make_tutorial(3)[0]
+    fresh = make_tutorial(3)[0]  # and the step did train: weights moved from their start
     assert not torch.allclose(next(G.parameters()), next(fresh.parameters()))
+
+
+class _NoStep(torch.optim.Optimizer):
+    """Keeps the gradients for inspection: zero_grad clears, step does nothing."""
+
+    def __init__(self, params):
+        super().__init__(params, {})
+
+    def step(self, closure=None):
+        pass
+
+
+def test_fast_step_computes_the_tutorials_gradients():
+    (tG, tD, criterion, *_), (G, D, *_) = _pair_from_tutorial(seed=1)
+    real, z = next(_batches(1, torch.Generator().manual_seed(5)))
+    # The tutorial's D gradients are read before its G step adds to them (it zeroes only G's).
+    t_opt_d, t_opt_g = _NoStep(tD.parameters()), _NoStep(tG.parameters())
+    d_grads = {}
+    original_step = t_opt_d.step
+    t_opt_d.step = lambda closure=None: d_grads.update({n: p.grad.clone() for n, p in tD.named_parameters()})
+    tutorial_step(tG, tD, criterion, t_opt_g, t_opt_d, real, z)
+    t_opt_d.step = original_step
+    GanStep(G, D, _NoStep(G.parameters()), _NoStep(D.parameters()), losses.get("bce"))(real, z)
+    for name, p in D.named_parameters():
+        assert torch.allclose(p.grad, d_grads[name], rtol=1e-4, atol=1e-7), name
+    for (name, p), q in zip(G.named_parameters(), tG.parameters()):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-7), name
+    assert all(p.requires_grad for p in D.parameters())  # the G step's freeze is undone
+
+
+def test_batchnorm_discriminator_sees_real_and_fake_apart():
+    D = nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.BatchNorm1d(8), nn.Linear(8, 1), nn.Flatten(0))
+    G = mlp.Generator()
+    step = GanStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), losses.get("bce"))
+    assert has_batch_statistics(D) and not step.joint_d_pass
+    stats = step(torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 100))
+    assert torch.isfinite(stats).all()
 
 
 def test_step_reports_d_outputs_as_probabilities():
     _, (G, D, opt_g, opt_d) = _pair_from_tutorial(seed=0)
     real = torch.rand(32, 1, 28, 28) * 2 - 1
-    stats = train_step(G, D, opt_g, opt_d, losses.get("bce"), real, torch.randn(32, 100))
+    stats = GanStep(G, D, opt_g, opt_d, losses.get("bce"))(real, torch.randn(32, 100))
     assert stats.shape == (4,) and not stats.requires_grad
     assert 0 < stats[2] < 1 and 0 < stats[3] < 1
+
+
+@pytest.mark.parametrize("precision", ["bf16"])
+def test_bf16_step_stays_close_to_fp32(precision):
+    (_, ours32), (_, ours16) = _pair_from_tutorial(seed=2), _pair_from_tutorial(seed=2)
+    real, z = next(_batches(1, torch.Generator().manual_seed(1)))
+    s32 = GanStep(*ours32, losses.get("bce"))(real, z)
+    s16 = GanStep(*ours16, losses.get("bce"), precision=precision)(real, z)
+    assert torch.allclose(s32, s16, rtol=0.05, atol=0.02)
+    assert all(p.dtype == torch.float32 for p in ours16[0].parameters())  # autocast keeps fp32 master weights
