@@ -92,18 +92,26 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_gflops(device: torch.device, dtype: torch.dtype, n: int = 2048, seconds: float = 1.0) -> float:
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    sync(device)
+def matmul_gflops(device: torch.device, dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """The rate of square matrix products, at 2048 or smaller where one product would take over 0.1 s
+    (bf16 on a CPU without AMX runs at well under 1 GFLOP/s)."""
+    n = 256
+    while True:
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+        a @ b
+        sync(device)
+        t0 = time.perf_counter()
+        a @ b
+        sync(device)
+        if n >= 2048 or time.perf_counter() - t0 > 0.1:
+            break
+        n *= 2
     count, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        a @ b
-        count += 1
-        if device.type == "cuda" and count % 10:
-            continue
+        for _ in range(10 if device.type == "cuda" else 1):
+            a @ b
+            count += 1
         sync(device)
-    sync(device)
     return 2 * n**3 * count / (time.perf_counter() - t0) / 1e9
 
 

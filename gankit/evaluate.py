@@ -1,0 +1,252 @@
+"""`gankit evaluate`: how good a generator is, beside how good real data is, with the protocol written down.
+
+    report = evaluate("runs/my-run")                          # samples the run's generator
+    report = evaluate("samples.npz", dataset="mnist")         # or images saved elsewhere
+    print(report.table()); json.dumps(report.to_json())
+
+Generated images and a held-apart set of real training images (the floor) are each scored against the
+reference split (the test set unless told otherwise) with the same metrics, feature network, N and seed.
+Features of real data are computed once per (data set, split, feature network hash, N, seed) and cached
+on disk; the floor's scores are cached beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from gankit import __version__, data
+from gankit.errors import GankitError
+from gankit.metrics import Features, Options, compute, resolve, skipped
+
+Log = Callable[[str], None]
+DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "classes", "memorisation", "label_accuracy")
+FEATURES = ("domain", "inception")
+FEATURES_VERSION = 2  # bump when the cached files' contents change meaning
+
+
+@dataclass
+class Report:
+    metrics: dict
+    floor: dict
+    protocol: dict
+    skipped: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"metrics": _finite(self.metrics), "floor": _finite(self.floor), "protocol": self.protocol}
+
+    def table(self) -> str:
+        p = self.protocol
+        lines = [f"{p['source']} against {p['dataset']} {p['reference_split']} ({p['n_real']} real, {p['n_fake']} "
+                 f"generated; {p['features']} features, sha256 {p['features_sha256'][:12]})",
+                 f"{'metric':16} {'generated':>12} {'real (floor)':>13}  better"]
+        for key, value in self.metrics.items():
+            if key == "class_hist":
+                continue
+            lines.append(f"{key:16} {_fmt(value):>12} {_fmt(self.floor.get(key)):>13}  {BETTER.get(key, '')}")
+        if "class_hist" in self.metrics and isinstance(self.metrics["class_hist"], list):
+            lines.append("class shares     " + " ".join(f"{v:.2f}" for v in self.metrics["class_hist"]))
+        lines += [f"(skipped {name}: {why})" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
+
+BETTER = {"fid": "lower", "kid": "lower", "kid_std": "", "is": "higher", "is_std": "", "precision": "higher",
+          "recall": "higher", "density": "~1", "coverage": "higher", "classes_covered": "all",
+          "class_kl": "lower", "memorisation": "lower", "label_accuracy": "higher"}
+
+
+def evaluate(source: str | Path, *, dataset: str | None = None, n: int = 10_000, metrics: Iterable[str] = DEFAULT_METRICS,
+             features: str = "domain", seed: int = 0, reference_split: str = "test", data_dir: str | None = None,
+             device: str = "auto", checkpoint: str = "last", log: Log = print) -> Report:
+    """Score `source` (a run directory, an .npz with `images` [and `labels`], or an image folder)."""
+    names = [m.name for m in resolve(metrics)]
+    if n < 10:
+        raise GankitError(f"-n must be at least 10 samples, got {n}")
+    if features not in FEATURES:
+        raise GankitError(f"unknown features '{features}': use domain or inception")
+    # With the data set named, a missing feature network is refused before any sampling or reading.
+    extractor = _extractor(features, dataset, device, log) if dataset else None
+    fake_images, labels, dataset, what = _load_source(Path(source), dataset, n, seed, device, checkpoint, data_dir, log)
+    extractor = extractor or _extractor(features, dataset, device, log)
+    real = reference_features(extractor, dataset, reference_split, n, seed, data_dir, log)
+    train_a, train_b = train_reference(extractor, dataset, n, seed, data_dir, log)
+    fake = Features(*extractor.extract(fake_images), labels_requested=labels)
+    log(f"scoring {len(fake)} generated images against {len(real)} real ({reference_split})")
+    scores = compute(names, real, fake, train=train_a, seed=seed)
+    floor = _cached_floor(extractor, dataset, reference_split, n, seed, names, real, train_a, train_b)
+    protocol = {"source": what, "dataset": dataset, "features": extractor.name, "features_sha256": extractor.sha256,
+                "n_real": len(real), "n_fake": len(fake), "n_train_reference": len(train_a),
+                "reference_split": reference_split, "floor": f"{len(train_b)} other {dataset} training images",
+                "seed": seed, "metrics": names, "options": vars(Options()), "gankit_version": __version__}
+    return Report(scores, floor, protocol, skipped(names, real, fake, train_a))
+
+
+def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str, checkpoint: str,
+                 data_dir: str | None, log: Log) -> tuple[torch.Tensor, torch.Tensor | None, str, str]:
+    if (path / "checkpoints").is_dir():
+        from gankit.sample import load
+
+        g = load(path, checkpoint, device)
+        if dataset is not None and dataset != g.config.dataset:
+            raise GankitError(f"{path} was trained on {g.config.dataset}, not {dataset}: leave --dataset out for a run")
+        log(f"sampling {n} images from {path} ({checkpoint} checkpoint, seed {seed})")
+        return g.sample(n, seed), None, g.config.dataset, str(path)
+    if dataset is None:
+        raise GankitError(f"evaluating {path} needs --dataset: the data set its images should look like (e.g. mnist)")
+    if path.suffix == ".npz":
+        images, labels = _read_npz(path)
+    elif path.is_dir():
+        loaded = data.load_images(f"folder:{path}", channels=1 if dataset in ("mnist", "fashion-mnist") else None,
+                                  image_size=28 if dataset in ("mnist", "fashion-mnist") else None, log=log)
+        images, labels = loaded.images, None
+    else:
+        raise GankitError(f"cannot evaluate {path}: give a run directory, an .npz file or a folder of images")
+    if len(images) < n:
+        log(f"{path} holds {len(images)} images, fewer than -n {n}: scoring all of them")
+    return images[:n], (labels[:n] if labels is not None else None), dataset, str(path)
+
+
+def _read_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "images" not in f:
+                raise GankitError(f"{path} has no 'images' array (it has {', '.join(f.files) or 'none'}): save "
+                                  "samples with `gankit sample RUN --out FILE.npz`")
+            images = f["images"]
+            labels = f["labels"] if "labels" in f else None
+    except (OSError, ValueError) as e:
+        raise GankitError(f"cannot read {path} as .npz ({e}): give a file written by numpy.savez") from None
+    if images.ndim == 3:
+        images = images[:, None]
+    return torch.from_numpy(images), (torch.from_numpy(labels).long() if labels is not None else None)
+
+
+def _extractor(features: str, dataset: str, device: str, log: Log):
+    if features == "domain":
+        from gankit.metrics.domain import load_domain_classifier
+
+        return load_domain_classifier(dataset, _device(device))
+    from gankit.metrics.inception import load_inception
+
+    return load_inception(_device(device), log=log)
+
+
+def _device(name: str) -> torch.device:
+    from gankit.device import resolve_device
+
+    return resolve_device(name)
+
+
+def _subset(count: int, n: int, seed: int) -> torch.Tensor:
+    """n indices of `count`, the same for the same seed; all of them, in order, when n >= count."""
+    if n >= count:
+        return torch.arange(count)
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n]
+
+
+def reference_features(extractor, dataset: str, split: str, n: int, seed: int, data_dir: str | None,
+                       log: Log, holdout: int | None = None) -> Features:
+    """Features of up to n images of `split` (a seeded subset when the split is larger), cached on disk.
+    `holdout=H` takes the validation slice of the training split instead (see gankit.periodic_eval)."""
+    tag = f"holdout{holdout}" if holdout else split
+    key = f"{dataset}-{tag}-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}-v{FEATURES_VERSION}"
+
+    def make() -> dict[str, torch.Tensor]:
+        images = data.load_images(dataset, data_dir, split="train" if holdout else split, log=log).images
+        if holdout:
+            from gankit.periodic_eval import validation_split
+
+            images = images[validation_split(len(images), holdout)[1]]
+        feats, probs = extractor.extract(images[_subset(len(images), n, seed)])
+        return _pack(feats, probs)
+
+    return _unpack(_cached(key, make, log))
+
+
+def train_reference(extractor, dataset: str, n: int, seed: int, data_dir: str | None,
+                    log: Log) -> tuple[Features, Features]:
+    """Two disjoint seeded sets of up to n training images: A is what memorisation is measured against,
+    B stands in for a perfect generator (the floor)."""
+    key = f"{dataset}-train-pair-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}-v{FEATURES_VERSION}"
+
+    def make() -> dict[str, torch.Tensor]:
+        images = data.load_images(dataset, data_dir, split="train", log=log).images
+        half = min(n, len(images) // 2)
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed + 1))
+        a, b = (extractor.extract(images[order[i * half:(i + 1) * half]]) for i in (0, 1))
+        return {**_pack(*a, prefix="a_"), **_pack(*b, prefix="b_")}
+
+    packed = _cached(key, make, log)
+    return _unpack(packed, "a_"), _unpack(packed, "b_")
+
+
+def _cached_floor(extractor, dataset, split, n, seed, names, real, train_a, train_b) -> dict:
+    path = cache_dir() / (f"floor-{dataset}-{split}-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}"
+                          f"-v{FEATURES_VERSION}.json")
+    cached = json.loads(path.read_text()) if path.is_file() else {}
+    missing = [m for m in names if m not in cached.get("_metrics", [])]
+    if missing:
+        cached.update(compute(missing, real, train_b, train=train_a, seed=seed))
+        cached["_metrics"] = sorted(set(cached.get("_metrics", [])) | set(missing))
+        from gankit.io import write_text
+
+        write_text(path, json.dumps(cached, allow_nan=True))
+    keys = [k for m in resolve(names) for k in m.keys]
+    return {k: cached[k] for k in keys if k in cached}
+
+
+def cache_dir() -> Path:
+    """$GANKIT_CACHE, else beside the data directory: ~/.cache/gankit/features."""
+    explicit = os.environ.get("GANKIT_CACHE")
+    path = Path(explicit).expanduser() if explicit else data.default_data_dir().parent / "features"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _cached(key: str, make: Callable[[], dict[str, torch.Tensor]], log: Log) -> dict[str, torch.Tensor]:
+    import safetensors.torch
+
+    path = cache_dir() / f"{key}.safetensors"
+    if path.is_file():
+        try:
+            return safetensors.torch.load_file(path)
+        except Exception:  # noqa: BLE001 - a damaged cache file is recomputed, never trusted
+            log(f"cached features {path.name} unreadable: computing them again")
+    log(f"computing reference features {key} (cached for next time)")
+    tensors = make()
+    from gankit.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    return tensors
+
+
+def _pack(feats: torch.Tensor, probs: torch.Tensor | None, prefix: str = "") -> dict[str, torch.Tensor]:
+    out = {f"{prefix}feats": feats}
+    if probs is not None:
+        out[f"{prefix}probs"] = probs
+    return out
+
+
+def _unpack(packed: dict[str, torch.Tensor], prefix: str = "") -> Features:
+    return Features(packed[f"{prefix}feats"], packed.get(f"{prefix}probs"))
+
+
+def _finite(d: dict) -> dict:
+    """NaN (a metric that did not apply) becomes null: JSON has no NaN."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and abs(value) < 0.01 and value != 0:
+        return f"{value:.2e}"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
