@@ -38,7 +38,7 @@ from gankit import losses  # noqa: E402
 from gankit.config import preset_config  # noqa: E402
 from gankit.engine import draw_batch, make_adam  # noqa: E402
 from gankit.models import mlp  # noqa: E402
-from gankit.step import GanStep  # noqa: E402
+from gankit.step import GanStep, StepOptions  # noqa: E402
 
 ALL_ARMS = ("tutorial", "gankit", "gankit+compile", "gankit+bf16", "gankit+bf16+compile")
 
@@ -67,7 +67,7 @@ class EngineArm:
         G, D = mlp.Generator().to(device), mlp.Discriminator().to(device)
         cfg = preset_config("seed")
         self.step = GanStep(G, D, make_adam(G, cfg, device), make_adam(D, cfg, device), losses.get("bce"),
-                            precision=precision, compile=compile)
+                            options=StepOptions(precision=precision, compile=compile))
         self.images, self.batch = images.to(device), batch
         self.steps_per_epoch = len(images) // batch
         self.perm, self.i = None, self.steps_per_epoch

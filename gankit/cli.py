@@ -45,6 +45,16 @@ def _add_train(sub) -> None:
     p.add_argument("--model", default=S, help="generator/discriminator pair (default: mlp)")
     p.add_argument("--loss", default=S, help="adversarial loss (default: bce)")
     p.add_argument("--z-dim", type=int, default=S, help="noise dimension (default: 100)")
+    p.add_argument("--width", type=int, default=S, help="conv models: base channel count (dcgan: 64)")
+    p.add_argument("--d-norm", default=S, help="conv models: D's normalisation, batch, none or spectral")
+    p.add_argument("--conditional", action="store_true", default=S, help="train a class-conditional G and D on the labels")
+    p.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP gradient penalty weight (e.g. 10; 0: off)")
+    p.add_argument("--r1-gamma", type=float, default=S, help="R1 penalty gamma on real images (0: off)")
+    p.add_argument("--ema", type=float, default=S, help="beta of an EMA of G used for samples and evaluation (e.g. 0.999; 0: off)")
+    p.add_argument("--augment", default=S, help="DiffAugment policy for D's inputs, e.g. translation,cutout")
+    p.add_argument("--n-critic", type=int, default=S, help="D steps per G step (default: 1)")
+    p.add_argument("--lr-g", type=float, default=S, help="G's learning rate (default: --lr)")
+    p.add_argument("--lr-d", type=float, default=S, help="D's learning rate (default: --lr)")
     p.add_argument("--epochs", type=int, default=S, help="total epochs, also when resuming (default: 100)")
     p.add_argument("--minutes", type=float, default=S, help="wall-clock budget: stop after M minutes of training")
     p.add_argument("--batch-size", type=int, default=S, help="images per step (default: 64)")
@@ -91,15 +101,22 @@ def _add_sample(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed for the noise (default: random)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="which checkpoint (default: last)")
+    p.add_argument("--label", type=int, default=None, help="conditional runs: draw this class only")
+    p.add_argument("--labels", choices=["all"], default=None, help="conditional runs: -n images of every class, "
+                   "one grid row per class")
     p.set_defaults(run=_run_sample)
 
 
 def _run_sample(args: argparse.Namespace) -> int:
     from gankit.sample import load
 
+    if args.label is not None and args.labels:
+        raise GankitError("give --label N or --labels all, not both")
     g = load(args.run_dir, args.checkpoint, args.device)
-    path = g.save(args.out, args.n, args.seed)
-    print(f"wrote {args.n} samples to {path}")
+    labels = None if args.label is None else [args.label]
+    path = g.save(args.out, args.n, args.seed, labels=labels, rows_by_class=args.labels == "all")
+    total = args.n * g.num_classes if args.labels else args.n
+    print(f"wrote {total} samples to {path}")
     return 0
 
 

@@ -32,8 +32,19 @@ class TrainConfig:
     channels: int | None = None  # 1 or 3, for folder: data sets
     # the models and the game
     model: str = "mlp"
+    width: int | None = None  # conv models: base channel count (dcgan default 64)
+    d_norm: str | None = None  # conv models: D's normalisation, batch | none | spectral (dcgan default batch)
+    conditional: bool = False  # G and D see the data set's labels
     z_dim: int = 100
     loss: str = "bce"
+    # stabilisers (all off in the seed preset)
+    gp_weight: float = 0.0  # WGAN-GP lambda, e.g. 10 with loss wasserstein
+    r1_gamma: float = 0.0  # R1 penalty gamma on real images
+    ema: float = 0.0  # beta of an exponential moving average of G, used for sampling and evaluation (0: off)
+    augment: str = ""  # DiffAugment policy for D's inputs: translation, cutout, color (comma-separated)
+    n_critic: int = 1  # D steps per G step
+    lr_g: float | None = None  # G's learning rate (default: lr)
+    lr_d: float | None = None  # D's learning rate (default: lr); TTUR: lr_d > lr_g
     # the optimisation
     epochs: int = 100  # always the total, also when resuming
     minutes: float | None = None  # wall-clock budget after start-up
@@ -69,7 +80,19 @@ class TrainConfig:
 
 # Each preset is a set of overrides on the defaults; the defaults themselves are the tutorial's recipe.
 PRESETS: dict[str, dict[str, Any]] = {
+    # the tutorial's GAN, exactly
     "seed": {},
+    # Radford et al. 2015: conv G and D with batch norm, the tutorial's loss and optimiser
+    "dcgan": {"model": "dcgan", "epochs": 25},
+    # the recommended unconditional recipe for MNIST-like data on a CPU budget: a narrow DCGAN, hinge loss,
+    # spectrally normalised D (SNGAN, Miyato et al. 2018), an EMA of G for sampling
+    "best": {"model": "dcgan", "width": 32, "d_norm": "spectral", "loss": "hinge", "ema": 0.999, "epochs": 30},
+    # the same, class-conditional (label embedding in G, projection D)
+    "best-cond": {"model": "dcgan", "width": 32, "d_norm": "spectral", "loss": "hinge", "ema": 0.999, "epochs": 30,
+                  "conditional": True},
+    # small RGB image folders (32 x 32): DiffAugment for few images
+    "rgb": {"model": "dcgan", "d_norm": "spectral", "loss": "hinge", "ema": 0.999, "image_size": 32, "channels": 3,
+            "augment": "color,translation,cutout", "epochs": 200},
 }
 
 # Options a resumed run may change: everything else must equal what the run started with.
@@ -133,7 +156,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         raise GankitError(f"option '{key}' in {source} must be a {kind.__name__}, got {value!r}") from None
 
 
-_OPTIONAL_TYPES = {"data_dir": str, "limit": int, "image_size": int, "channels": int, "minutes": float}
+_OPTIONAL_TYPES = {"data_dir": str, "limit": int, "image_size": int, "channels": int, "minutes": float,
+                   "width": int, "d_norm": str, "lr_g": float, "lr_d": float}
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
@@ -147,8 +171,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise GankitError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
     for name in ("epochs", "batch_size", "lr", "z_dim", "grid_size", "log_every", "limit", "minutes", "image_size",
-                 "eval_n", "eval_holdout"):
+                 "eval_n", "eval_holdout", "width", "lr_g", "lr_d", "n_critic"):
         positive(name)
+    _check_stabilisers(cfg)
     if cfg.eval_every < 0:
         raise GankitError(f"--eval-every must be 0 (off) or a number of epochs, got {cfg.eval_every}")
     if cfg.eval_every:
@@ -169,12 +194,30 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if cfg.precision not in PRECISIONS:
         raise GankitError(f"unknown precision '{cfg.precision}': use one of {', '.join(PRECISIONS)}")
     data.check_spec(cfg.dataset)
-    models.check_name(cfg.model)
+    models.check_options(cfg.model, models.options_of(cfg))
     losses.get(cfg.loss)
     from gankit.device import check_device
 
     check_device(cfg.device)
     return cfg
+
+
+def _check_stabilisers(cfg: TrainConfig) -> None:
+    """Options that cannot apply to the chosen model are refused with the reason, never ignored."""
+    from gankit.augment import POLICIES
+
+    for name in ("gp_weight", "r1_gamma"):
+        if getattr(cfg, name) < 0:
+            raise GankitError(f"--{name.replace('_', '-')} must be zero (off) or positive, got {getattr(cfg, name)}")
+    if not 0 <= cfg.ema < 1:
+        raise GankitError(f"--ema is the average's beta, in [0, 1) (0: off; 0.999 is usual), got {cfg.ema}")
+    unknown = [p for p in cfg.augment.split(",") if p and p not in POLICIES]
+    if unknown:
+        raise GankitError(f"unknown --augment policy {', '.join(unknown)}: use a comma-separated choice of {', '.join(POLICIES)}")
+    batch_norm_d = cfg.model != "mlp" and cfg.d_norm in (None, "batch")
+    if batch_norm_d and (cfg.gp_weight or cfg.r1_gamma):
+        raise GankitError("gradient penalties (--gp-weight, --r1-gamma) need a D without batch norm, whose "
+                          "outputs depend on the rest of the batch: add --d-norm spectral or --d-norm none")
 
 
 def check_resume(saved: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:

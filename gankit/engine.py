@@ -27,7 +27,9 @@ from gankit import checkpoint, config as config_mod, data, distributed, losses, 
 from gankit.config import TrainConfig
 from gankit.device import resolve_device
 from gankit.runlog import RunLog, prepare_run_dir
-from gankit.step import GanStep
+from gankit.ema import EMA
+from gankit.errors import GankitError
+from gankit.step import GanStep, StepOptions
 
 Log = Callable[[str], None]
 
@@ -38,19 +40,20 @@ def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
 
 
 def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, batch: int, z_dim: int,
-               world: distributed.World = distributed.World()) -> tuple[torch.Tensor, torch.Tensor]:
-    """This rank's real images (in [-1, 1]) and noise for one step. The whole batch's noise is drawn on
-    every rank, so N ranks consume the RNG exactly as one process does."""
+               world: distributed.World = distributed.World(), labels: torch.Tensor | None = None):
+    """This rank's real images (in [-1, 1]), noise and labels (None for unconditional models) for one step.
+    The whole batch's noise is drawn on every rank, so N ranks consume the RNG exactly as one process does."""
     idx = perm[step_in_epoch * batch:(step_in_epoch + 1) * batch]
     z = torch.randn(len(idx), z_dim, device=images.device)
-    return to_model_range(images[world.shard(idx)]), world.shard(z)
+    mine = world.shard(idx)
+    return to_model_range(images[mine]), world.shard(z), (labels[mine] if labels is not None else None)
 
 
-def make_adam(module: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def make_adam(module: nn.Module, cfg: TrainConfig, device: torch.device, lr: float | None = None) -> torch.optim.Optimizer:
     """The tutorial's Adam. The fused kernel computes the same update in one pass over the parameters:
     the profile of the seed model put the per-tensor update at a third of each CPU step."""
     fused = device.type in ("cpu", "cuda")
-    return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=cfg.betas, fused=fused)
+    return torch.optim.Adam(module.parameters(), lr=lr or cfg.lr, betas=cfg.betas, fused=fused)
 
 
 @dataclass
@@ -101,11 +104,15 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
             f"{cfg.eval_holdout} training images, which are left out of training")
     images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
-    G, D = models.build(cfg.model, dataset.shape, cfg.z_dim)
+    labels, num_classes = _labels(cfg, dataset, images_kept=len(images))
+    labels = labels.to(device) if labels is not None else None
+    G, D = models.build_for(cfg, dataset.shape, num_classes)
     G, D = G.to(device), D.to(device)
-    opt_g, opt_d = make_adam(G, cfg, device), make_adam(D, cfg, device)
+    opt_g, opt_d = make_adam(G, cfg, device, cfg.lr_g), make_adam(D, cfg, device, cfg.lr_d)
+    ema = EMA(G, cfg.ema) if cfg.ema else None
     data_gen = torch.Generator().manual_seed(cfg.seed)
     fixed_noise = torch.randn(cfg.grid_size, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    fixed_labels = torch.arange(cfg.grid_size, device=device) % num_classes if num_classes else None
     epoch, step, step_in_epoch, elapsed_before, best_fid = 0, 0, 0, 0.0, math.inf
     epoch_start_rng = data_gen.get_state()
 
@@ -120,10 +127,23 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         epoch_start_rng = state["rng"]["data"]
         fixed_noise = state["fixed_noise"]
         elapsed_before, best_fid = state.get("elapsed_s", 0.0), state.get("best_fid", math.inf)
+        if ema is not None:
+            ema.load_state_dict({"module": state["generator_ema"], "num_updates": state["ema_updates"]})
         log(f"resumed {run_dir} at epoch {epoch + 1}, step {step} ({step_in_epoch} steps into the epoch)")
     fixed_noise = fixed_noise.to(device)
     train_step = GanStep(world.wrap(G, device), world.wrap(D, device), opt_g, opt_d, losses.get(cfg.loss),
-                         D_shared=D, precision=cfg.precision, compile=cfg.compile)
+                         D_shared=D, ema=ema, options=StepOptions(
+                             precision=cfg.precision, compile=cfg.compile, n_critic=cfg.n_critic,
+                             gp_weight=cfg.gp_weight, r1_gamma=cfg.r1_gamma, augment=cfg.augment))
+    train_step.calls = step  # a resumed run keeps its place in the n_critic cycle
+    G_sampling = ema.module if ema is not None else G  # grids and evaluation use the EMA weights when kept
+
+    def grid_images() -> torch.Tensor:
+        with torch.no_grad():
+            G_sampling.eval()
+            images = G_sampling(fixed_noise) if fixed_labels is None else G_sampling(fixed_noise, fixed_labels)
+            G.train()
+            return images
 
     runlog = RunLog(run_dir, cfg.to_json(), cfg.tensorboard, resumed_step=step if state is not None else None) \
         if world.is_main else None
@@ -141,12 +161,13 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     def save_checkpoint(name: str = "last") -> None:
         if world.is_main:
             checkpoint.save(run_dir / "checkpoints" / f"{name}.pt", {
-                "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": 0,
+                "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": num_classes,
                 "generator": G.state_dict(), "discriminator": D.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
                 "rng": {**checkpoint.rng_state(data_gen), "data": epoch_start_rng}, "fixed_noise": fixed_noise.cpu(),
                 "elapsed_s": elapsed_before + time.monotonic() - start, "best_fid": best_fid,
+                **({"generator_ema": ema.module.state_dict(), "ema_updates": ema.num_updates} if ema else {}),
             })
         world.barrier()
 
@@ -162,7 +183,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
             bar = tqdm(total=steps_per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
                        disable=not (cfg.progress and world.is_main), leave=False, dynamic_ncols=True)
             while step_in_epoch < steps_per_epoch:
-                meter.add(train_step(*draw_batch(images, perm, step_in_epoch, batch, cfg.z_dim, world)))
+                meter.add(train_step(*draw_batch(images, perm, step_in_epoch, batch, cfg.z_dim, world, labels)))
                 step, step_in_epoch, steps_run = step + 1, step_in_epoch + 1, steps_run + 1
                 at_log_point = step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch
                 if at_log_point:
@@ -185,25 +206,25 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                                    seconds=meter.seconds(), elapsed_s=elapsed_before + time.monotonic() - start)
                 new_best = False
                 if evaluator and evaluator.due(epoch):
-                    scores = evaluator.score(G)
+                    scores = evaluator.score(G_sampling, num_classes)
                     epoch_stats.update(scores)
                     new_best = scores["fid"] < best_fid
                     best_fid = min(best_fid, scores["fid"])
-                    log(f"  validation: FID {scores['fid']:.3f}, KID {scores['kid']:.5f}, precision "
+                    log(f"  validation: FID {scores['fid']:.3f}, KID {scores['kid']:.5g}, precision "
                         f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, classes "
-                        f"{scores['classes_covered']:.0f}" + ("  (best so far: saved checkpoints/best.pt)" if new_best else ""))
+                        f"{scores['classes_covered']:.0f}"
+                        + (f", label accuracy {scores['label_accuracy']:.3f}" if 'label_accuracy' in scores else "")
+                        + ("  (best so far: saved checkpoints/best.pt)" if new_best else ""))
                 if runlog:
                     runlog.epoch_row(epoch_stats)
-                    with torch.no_grad():
-                        runlog.grid(G(fixed_noise), epoch)
+                    runlog.grid(grid_images(), epoch)
                 log(_epoch_line(epoch, cfg.epochs, epoch_stats))
                 if new_best:
                     save_checkpoint("best")
             save_checkpoint()
     if stopped_by != "epochs":
         if runlog:
-            with torch.no_grad():
-                runlog.grid(G(fixed_noise), epoch + 1 if step_in_epoch else epoch)
+            runlog.grid(grid_images(), epoch + 1 if step_in_epoch else epoch)
         log(f"stopped by {'the --minutes budget' if stopped_by == 'minutes' else 'a signal'} at epoch "
             f"{epoch + (1 if step_in_epoch else 0)}, step {step}; checkpoint saved. "
             f"Continue with: gankit train --run-dir {run_dir} --resume")
@@ -269,6 +290,21 @@ def _epoch_line(epoch: int, epochs: int, s: dict[str, float]) -> str:
     # The tutorial's loss line, every epoch, with the means over the epoch rather than its last batch.
     return (f"Epoch [{epoch}/{epochs}], d_loss: {s['d_loss']:.4f}, g_loss: {s['g_loss']:.4f}, "
             f"D(x): {s['d_real']:.3f}, D(G(z)): {s['d_fake']:.3f}, {s['images_per_s']:,.0f} img/s, {s['seconds']:.1f} s")
+
+
+def _labels(cfg: TrainConfig, dataset: data.ImageData, images_kept: int) -> tuple[torch.Tensor | None, int]:
+    """The labels a conditional run trains on (aligned with the training images kept), and the class count."""
+    if not cfg.conditional:
+        return None, 0
+    if dataset.labels is None:
+        raise GankitError(f"--conditional needs labels, and {cfg.dataset} has none: use an npz: file with a `labels` "
+                          "array, a folder: with one sub-folder per class, or drop --conditional")
+    labels = torch.as_tensor(dataset.labels).long()
+    if cfg.eval_every:
+        from gankit.periodic_eval import validation_split
+
+        labels = labels[validation_split(len(labels), cfg.eval_holdout)[0]]
+    return labels[:images_kept], int(labels.max()) + 1
 
 
 def _check_same_data(state: dict, dataset: data.ImageData, run_dir: Path) -> None:

@@ -97,7 +97,8 @@ def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str
         if dataset is not None and dataset != g.config.dataset:
             raise GankitError(f"{path} was trained on {g.config.dataset}, not {dataset}: leave --dataset out for a run")
         log(f"sampling {n} images from {path} ({checkpoint} checkpoint, seed {seed})")
-        return g.sample(n, seed), None, g.config.dataset, str(path)
+        labels = g.labels_for(n, None)  # a conditional run is asked for every class in turn
+        return g.sample(n, seed, labels=labels), labels, g.config.dataset, str(path)
     if dataset is None:
         raise GankitError(f"evaluating {path} needs --dataset: the data set its images should look like (e.g. mnist)")
     if path.suffix == ".npz":

@@ -37,16 +37,27 @@ class PeriodicEvaluator:
         return epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs
 
     @torch.no_grad()
-    def score(self, G: nn.Module) -> dict[str, float]:
+    def score(self, G: nn.Module, num_classes: int = 0) -> dict[str, float]:
+        """Scores of G's samples; a conditional G is asked for every class in turn and also scored on whether
+        the domain classifier agrees with the label it was asked for."""
         from gankit.sample import to_uint8
 
+        labels = torch.arange(len(self.noise)) % num_classes if num_classes else None
         was_training = G.training
         G.eval()
-        images = torch.cat([to_uint8(G(z.to(self.device))).cpu() for z in self.noise.split(1000)])
+        images = []
+        for start in range(0, len(self.noise), 1000):
+            z = self.noise[start:start + 1000].to(self.device)
+            out = G(z) if labels is None else G(z, labels[start:start + 1000].to(self.device))
+            images.append(to_uint8(out).cpu())
         G.train(was_training)
-        fake = Features(*self.extractor.extract(images))
-        scores = compute(METRICS, self.real, fake, seed=self.cfg.seed)
-        return {k: v for k, v in scores.items() if k in ("fid", "kid", "precision", "recall", "classes_covered")}
+        fake = Features(*self.extractor.extract(torch.cat(images)), labels_requested=labels)
+        names = [*METRICS, "label_accuracy"] if num_classes else list(METRICS)
+        scores = compute(names, self.real, fake, seed=self.cfg.seed)
+        return {k: v for k, v in scores.items() if k in SCORES}
+
+
+SCORES = ("fid", "kid", "precision", "recall", "classes_covered", "label_accuracy")
 
 
 VALIDATION_SEED = 20261126  # fixed, so runs with different --seed are scored against the same slice

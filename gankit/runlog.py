@@ -24,7 +24,7 @@ from gankit.errors import GankitError
 from gankit.io import atomic_path, write_text
 
 STEP_FIELDS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
-EVAL_FIELDS = ["fid", "kid", "precision", "recall", "classes_covered"]  # blank in epochs without evaluation
+EVAL_FIELDS = ["fid", "kid", "precision", "recall", "classes_covered", "label_accuracy"]  # blank in epochs without evaluation
 EPOCH_FIELDS = ["epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds", "elapsed_s",
                 *EVAL_FIELDS]
 
@@ -98,10 +98,10 @@ class RunLog:
             self.tb.close()
 
 
-def save_grid(images: torch.Tensor, path: Path) -> None:
-    """Save images in [-1, 1] as one PNG grid, square where the count allows."""
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> None:
+    """Save images in [-1, 1] as one PNG grid of `nrow` images per row (default: square where the count allows)."""
     with atomic_path(path) as tmp:
-        torchvision.utils.save_image((images.float().cpu() + 1) / 2, tmp, nrow=_nrow(len(images)), padding=2)
+        torchvision.utils.save_image((images.float().cpu() + 1) / 2, tmp, nrow=nrow or _nrow(len(images)), padding=2)
 
 
 def _nrow(n: int) -> int:

@@ -30,10 +30,13 @@ class TrainedGenerator:
     num_classes: int = 0
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000) -> torch.Tensor:
-        """n images as uint8 (N, C, H, W) on the CPU; the same seed gives the same images."""
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n images as uint8 (N, C, H, W) on the CPU; the same seed gives the same images. A conditional
+        generator draws the given labels (N,), or every class in turn when none are given."""
         if n <= 0:
             raise GankitError(f"number of samples must be positive, got {n}")
+        labels = self.labels_for(n, labels)
         gen = torch.Generator(device="cpu")
         if seed is not None:
             gen.manual_seed(seed)
@@ -43,20 +46,52 @@ class TrainedGenerator:
         out = []
         for start in range(0, n, batch_size):
             z = torch.randn(min(batch_size, n - start), self.config.z_dim, generator=gen).to(self.device)
-            out.append(to_uint8(self.generator(z)).cpu())
+            if labels is None:
+                images = self.generator(z)
+            else:
+                images = self.generator(z, labels[start:start + len(z)].to(self.device))
+            out.append(to_uint8(images).cpu())
         return torch.cat(out)
 
-    def save(self, path: str | Path, n: int, seed: int | None = None) -> Path:
-        """Write n samples: `.png` a grid, `.npz` an array file with `images` uint8 (N, C, H, W)."""
+    def labels_for(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.num_classes:
+            if labels is not None:
+                raise GankitError(f"{self.run_dir} is not conditional (trained without --conditional): leave out --label")
+            return None
+        if labels is None:
+            return torch.arange(n) % self.num_classes
+        labels = torch.as_tensor(labels).long().reshape(-1)
+        if len(labels) == 1:
+            labels = labels.expand(n)
+        bad = labels[(labels < 0) | (labels >= self.num_classes)]
+        if len(bad):
+            raise GankitError(f"label {int(bad[0])} is not a class of {self.run_dir}: use 0 to {self.num_classes - 1}")
+        return labels
+
+    def save(self, path: str | Path, n: int, seed: int | None = None, labels: torch.Tensor | None = None,
+             rows_by_class: bool = False) -> Path:
+        """Write n samples: `.png` a grid, `.npz` an array file with `images` uint8 (N, C, H, W) and, for a
+        conditional generator, `labels`. `rows_by_class`: n per class, one grid row per class."""
         path = Path(path)
         if path.suffix not in (".png", ".npz"):
             raise GankitError(f"cannot write samples to '{path}': use a .png (grid) or .npz (array) file name")
-        images = self.sample(n, seed)
+        if rows_by_class:
+            if not self.num_classes:
+                raise GankitError(f"{self.run_dir} is not conditional (trained without --conditional): "
+                                  "--labels all needs a conditional run")
+            labels = torch.arange(self.num_classes).repeat_interleave(n)
+            n = len(labels)
+        labels = self.labels_for(n, labels)
+        images = self.sample(n, seed, labels=labels)
         if path.suffix == ".png":
-            save_grid(images.float() / 127.5 - 1, path)
+            nrow = len(images) // self.num_classes if rows_by_class else None
+            save_grid(images.float() / 127.5 - 1, path, nrow=nrow)
         else:
+            arrays = {"images": images.numpy()}
+            if labels is not None:
+                arrays["labels"] = labels.numpy()
             with atomic_path(path) as tmp:
-                np.savez(tmp, images=images.numpy())
+                np.savez(tmp, **arrays)
         return path
 
 
@@ -78,6 +113,6 @@ def load(run_dir: str | Path, checkpoint_name: str = "last", device: str = "auto
     state = checkpoint.load(path)
     cfg = TrainConfig.from_dict(state["config"])
     dev = resolve_device(device)
-    G, _ = models.build(cfg.model, tuple(state["image_shape"]), cfg.z_dim, state.get("num_classes", 0))
+    G, _ = models.build_for(cfg, tuple(state["image_shape"]), state.get("num_classes", 0))
     checkpoint.load_weights(G, state.get("generator_ema", state["generator"]), "generator", path)
     return TrainedGenerator(G.to(dev), cfg, dev, run_dir, state.get("num_classes", 0))

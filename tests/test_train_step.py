@@ -9,7 +9,7 @@ from gankit import losses
 from gankit.config import preset_config
 from gankit.engine import make_adam, to_model_range
 from gankit.models import mlp
-from gankit.step import GanStep, has_batch_statistics
+from gankit.step import GanStep, StepOptions, has_batch_statistics
 
 
 def _pair_from_tutorial(seed):
@@ -103,6 +103,6 @@ def test_bf16_step_stays_close_to_fp32(precision):
     (_, ours32), (_, ours16) = _pair_from_tutorial(seed=2), _pair_from_tutorial(seed=2)
     real, z = next(_batches(1, torch.Generator().manual_seed(1)))
     s32 = GanStep(*ours32, losses.get("bce"))(real, z)
-    s16 = GanStep(*ours16, losses.get("bce"), precision=precision)(real, z)
+    s16 = GanStep(*ours16, losses.get("bce"), options=StepOptions(precision=precision))(real, z)
     assert torch.allclose(s32, s16, rtol=0.05, atol=0.02)
     assert all(p.dtype == torch.float32 for p in ours16[0].parameters())  # autocast keeps fp32 master weights

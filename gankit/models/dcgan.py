@@ -1,0 +1,121 @@
+"""DCGAN (Radford et al. 2015) for 28x28, 32x32 and 64x64 images, unconditional or class-conditional.
+
+G: z [+ a label embedding] -> linear -> an s x s map (s = 7 for 28x28, 4 otherwise) -> stride-2 transposed
+convs, each doubling the side and halving the channels, with BatchNorm + ReLU; Tanh out.
+D: the mirror image, stride-2 convs with LeakyReLU(0.2); the logit is linear in the flattened last map
+(the DCGAN's final valid conv), plus the projection term <embed(y), h> when conditional (Miyato & Koyama
+2018). `norm` picks D's normalisation: BatchNorm as the DCGAN has it, none, or spectral normalisation of
+every weight (Miyato et al. 2018); the gradient-penalty and hinge losses want a D without batch statistics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gankit.errors import GankitError
+
+SIZES = {28: 7, 32: 4, 64: 4}  # image side -> side of G's first (and D's last) feature map
+CHANNELS = (1, 3)
+NORMS = ("batch", "none", "spectral")
+LABEL_DIM = 64  # width of G's label embedding, concatenated to z
+
+
+def check_image_shape(image_shape: tuple[int, int, int]) -> int:
+    """The number of stride-2 stages for this shape; a GankitError for a shape the model cannot take."""
+    c, h, w = image_shape
+    if c in CHANNELS and h == w and h in SIZES:
+        return int(math.log2(h // SIZES[h]))
+    nearest = min(SIZES, key=lambda s: abs(s - max(h, w)))
+    raise GankitError(f"model dcgan takes {' or '.join(map(str, CHANNELS))}-channel images of 28x28, 32x32 or 64x64, "
+                      f"got {c}x{h}x{w}: add --image-size {nearest}" + ("" if c in CHANNELS else " and --channels 1 or 3"))
+
+
+def check_options(width: int = 64, norm: str = "batch") -> None:
+    if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
+        raise GankitError(f"model dcgan: width must be a positive integer, got {width!r}")
+    if norm not in NORMS:
+        raise GankitError(f"model dcgan: unknown norm {norm!r}: use one of {', '.join(NORMS)}")
+
+
+def dcgan_init(m: nn.Module) -> None:
+    """The DCGAN paper's initialisation: weights N(0, 0.02), BatchNorm scales N(1, 0.02), biases 0."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), z_dim: int = 100, num_classes: int = 0,
+                 *, width: int = 64):
+        super().__init__()
+        check_options(width=width)
+        stages = check_image_shape(image_shape)
+        self.image_shape, self.z_dim, self.num_classes = tuple(image_shape), z_dim, num_classes
+        self.side = SIZES[image_shape[1]]
+        self.start_channels = width * 2 ** (stages - 1)
+        # Default N(0, 1) init, left as is: the label enters on the same scale as the noise it sits beside.
+        self.embed = nn.Embedding(num_classes, LABEL_DIM) if num_classes else None
+        in_dim = z_dim + (LABEL_DIM if num_classes else 0)
+        self.project = nn.Linear(in_dim, self.start_channels * self.side ** 2, bias=False)  # BN follows: no bias
+        layers: list[nn.Module] = [nn.BatchNorm2d(self.start_channels), nn.ReLU(inplace=True)]
+        for k in range(stages - 1, 0, -1):
+            layers += [nn.ConvTranspose2d(width * 2 ** k, width * 2 ** (k - 1), 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(width * 2 ** (k - 1)), nn.ReLU(inplace=True)]
+        layers += [nn.ConvTranspose2d(width, image_shape[0], 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(_required(labels, "generator", self.num_classes))], dim=1)
+        x = self.project(z).view(z.shape[0], self.start_channels, self.side, self.side)
+        return self.net(x)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 0,
+                 *, width: int = 64, norm: str = "batch"):
+        super().__init__()
+        check_options(width=width, norm=norm)
+        stages = check_image_shape(image_shape)
+        self.image_shape, self.num_classes, self.norm = tuple(image_shape), num_classes, norm
+        batch_norm = norm == "batch"
+        # No BatchNorm on the input layer (the DCGAN paper: it made samples oscillate).
+        layers: list[nn.Module] = [nn.Conv2d(image_shape[0], width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        for k in range(1, stages):
+            layers.append(nn.Conv2d(width * 2 ** (k - 1), width * 2 ** k, 4, 2, 1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(width * 2 ** k))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+        self.net = nn.Sequential(*layers, nn.Flatten())
+        # Flattened rather than sum-pooled: at 28x28 the last map's units see 10x10 pixels, too little to judge a digit.
+        features = width * 2 ** (stages - 1) * SIZES[image_shape[1]] ** 2
+        self.linear = nn.Linear(features, 1)
+        self.embed = nn.Embedding(num_classes, features) if num_classes else None
+        self.apply(dcgan_init)
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)  # the projection starts on the linear term's scale
+        if norm == "spectral":
+            for m in [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]:
+                spectral_norm(m)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.net(x)
+        logit = self.linear(h).squeeze(1)
+        if self.embed is None:
+            return logit
+        return logit + (self.embed(_required(labels, "discriminator", self.num_classes)) * h).sum(dim=1)
+
+
+def _required(labels: torch.Tensor | None, what: str, num_classes: int) -> torch.Tensor:
+    if labels is None:
+        raise GankitError(f"this {what} is conditional ({num_classes} classes): pass labels, a (N,) long tensor")
+    return labels

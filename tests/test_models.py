@@ -1,0 +1,191 @@
+"""Models by name: shapes and ranges, conditioning, spectral norm, DCGAN init, options, and the tutorial's MLP kept intact."""
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from benchmarks import tutorial_reference
+from gankit import losses, models
+from gankit.config import preset_config
+from gankit.errors import GankitError
+from gankit.models import dcgan, mlp
+from gankit.step import GanStep, has_batch_statistics
+
+SHAPES = [(c, s, s) for s in (28, 32, 64) for c in (1, 3)]
+N, Z = 4, 16
+
+
+def _inputs(num_classes, n=N, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, num_classes, (n,), generator=gen) if num_classes else None
+    return torch.randn(n, Z, generator=gen), labels
+
+
+@pytest.mark.parametrize("num_classes", [0, 10])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_dcgan_shapes_and_range(shape, num_classes):
+    torch.manual_seed(0)
+    G, D = models.build("dcgan", shape, Z, num_classes, width=8)
+    z, labels = _inputs(num_classes)
+    x = G(z, labels)
+    assert x.shape == (N, *shape) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1 and x.std() > 0
+    for norm in dcgan.NORMS:
+        D = models.build("dcgan", shape, Z, num_classes, width=8, norm=norm)[1]
+        logits = D(x, labels)
+        assert logits.shape == (N,) and torch.isfinite(logits).all(), norm
+
+
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_mlp_shapes(num_classes):
+    G, D = models.build("mlp", (1, 28, 28), Z, num_classes)
+    z, labels = _inputs(num_classes)
+    x = G(z, labels)
+    assert x.shape == (N, 1, 28, 28) and -1 <= x.min() and x.max() <= 1
+    assert D(x, labels).shape == (N,)
+
+
+def test_build_keeps_its_positional_call_sites():
+    G, D = models.build("mlp", (1, 28, 28), 100)  # the engine's call
+    assert isinstance(G, mlp.Generator) and G.num_classes == 0
+    G, D = models.build("dcgan", torch.Size([1, 28, 28]), 100, 0)  # sample.py's, with a dataset's torch.Size
+    assert G(torch.randn(2, 100)).shape == (2, 1, 28, 28)
+    assert has_batch_statistics(D)  # the registered dcgan is the DCGAN's: a batch-norm D
+
+
+def test_build_for_takes_the_configs_width_and_d_norm():
+    cfg = dataclasses.replace(preset_config("seed"), model="dcgan", z_dim=Z, width=8, d_norm="spectral")
+    G, D = models.build_for(cfg, (1, 28, 28), 10)
+    assert G.embed.num_embeddings == 10 and D.norm == "spectral" and D.net[0].out_channels == 8
+    G, D = models.build_for(dataclasses.replace(cfg, width=None, d_norm=None), (1, 28, 28))
+    assert D.norm == "batch" and D.net[0].out_channels == 64 and G.embed is None  # the model's defaults
+    G, D = models.build_for(preset_config("seed"), (1, 28, 28))
+    assert isinstance(G, mlp.Generator) and isinstance(D, mlp.Discriminator)
+
+
+@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+def test_conditional_models_use_the_labels(model):
+    torch.manual_seed(0)
+    G, D = models.build(model, (1, 28, 28), Z, 10, **({"norm": "none"} if model == "dcgan" else {}))
+    G.eval()  # batch statistics would mix the two halves
+    z = torch.randn(1, Z).repeat(10, 1)
+    x = G(z, torch.arange(10))
+    assert (x[1:] - x[0]).abs().amax(dim=(1, 2, 3)).min() > 1e-4  # every class draws another image from the same z
+    same = torch.rand(1, 1, 28, 28).repeat(10, 1, 1, 1) * 2 - 1
+    logits = D(same, torch.arange(10))
+    assert (logits[1:] - logits[0]).abs().min() > 1e-5
+    with pytest.raises(GankitError, match="conditional"):
+        G(z)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 64, 64)])
+def test_spectral_norm_keeps_every_weight_at_unit_spectral_norm(shape):
+    torch.manual_seed(0)
+    D = models.build("dcgan", shape, Z, 10, norm="spectral")[1].train()
+    wrapped = [m for m in D.modules() if parametrize.is_parametrized(m, "weight")]
+    layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
+    assert wrapped == layers and {nn.Conv2d, nn.Linear, nn.Embedding} <= {t for m in layers for t in type(m).__mro__}
+    x, labels = torch.rand(8, *shape) * 2 - 1, torch.arange(8)
+    with torch.no_grad():
+        for _ in range(20):  # each train-mode forward runs one power iteration
+            D(x, labels)
+    D.eval()
+    for m in wrapped:
+        w = m.weight.detach()
+        sigma = torch.linalg.matrix_norm(w.reshape(w.shape[0], -1), ord=2)
+        assert abs(sigma.item() - 1) < 0.05, m
+    assert not has_batch_statistics(D)
+
+
+@pytest.mark.parametrize("norm, batch_statistics", [("batch", True), ("none", False), ("spectral", False)])
+def test_only_a_batch_norm_d_has_batch_statistics(norm, batch_statistics):
+    G, D = models.build("dcgan", (3, 32, 32), Z, norm=norm, width=8)
+    assert has_batch_statistics(D) == batch_statistics
+    assert has_batch_statistics(G)  # G always has the DCGAN's batch norm
+
+
+def test_dcgan_init_statistics():
+    torch.manual_seed(0)
+    G, D = models.build("dcgan", (3, 64, 64), 100, 10)
+    for name, module in [*G.named_modules(), *D.named_modules()]:
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and module.weight.numel() > 10_000:
+            assert abs(module.weight.std().item() - 0.02) < 0.001, name
+            assert abs(module.weight.mean().item()) < 0.001, name
+        if isinstance(module, nn.BatchNorm2d):
+            assert abs(module.weight.mean().item() - 1) < 0.01 and 0.01 < module.weight.std().item() < 0.03, name
+        if getattr(module, "bias", None) is not None:
+            assert torch.all(module.bias == 0), name
+    assert abs(D.embed.weight.std().item() - 0.02) < 0.002  # the projection starts on the linear term's scale
+
+
+@pytest.mark.parametrize("shape", [(1, 48, 48), (3, 32, 28), (1, 16, 16), (2, 32, 32), (3, 128, 128)])
+def test_unsupported_image_shape_names_the_sizes(shape):
+    with pytest.raises(GankitError, match=r"28x28, 32x32 or 64x64.*--image-size"):
+        models.build("dcgan", shape, Z)
+
+
+def test_unsupported_shape_suggests_the_nearest_size_and_channels():
+    with pytest.raises(GankitError, match=r"--image-size 64 and --channels 1 or 3"):
+        models.build("dcgan", (4, 60, 60), Z)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("mlp", {"width": 32}, "model mlp has no option width: it takes no options"),
+    ("dcgan", {"depth": 3}, "model dcgan has no option depth: its options are width, norm"),
+    ("dcgan", {"norm": "layer"}, "unknown norm 'layer'"),
+    ("dcgan", {"width": 0}, "width must be a positive integer"),
+    ("dcgan", {"width": 32.0}, "width must be a positive integer"),
+    ("gan", {}, "unknown model 'gan'"),
+])
+def test_bad_model_options_are_refused(name, options, message):
+    with pytest.raises(GankitError, match=message):
+        models.check_options(name, options)
+    with pytest.raises(GankitError, match=message):
+        models.build(name, (1, 28, 28), Z, **options)
+
+
+def test_width_scales_both_networks():
+    small, large = models.build("dcgan", (1, 28, 28), Z, width=8), models.build("dcgan", (1, 28, 28), Z, width=16)
+    for s, l in zip(small, large):
+        assert sum(p.numel() for p in s.parameters()) < sum(p.numel() for p in l.parameters())
+
+
+def test_unconditional_mlp_is_the_tutorials_parameter_for_parameter():
+    torch.manual_seed(7)
+    ours = mlp.Generator(), mlp.Discriminator()
+    torch.manual_seed(7)
+    tutorial = tutorial_reference.Generator(), tutorial_reference.Discriminator()
+    for a, b in zip(ours, tutorial):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert [(k, v.shape) for k, v in sa.items()] == [(k, v.shape) for k, v in sb.items()]
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)  # same RNG draws: same initial weights
+    z = torch.randn(5, 100)
+    assert torch.equal(ours[0](z).flatten(1), tutorial[0](z))
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.equal(torch.sigmoid(ours[1](x)), tutorial[1](x.flatten(1)).squeeze(1))
+
+
+def test_conditional_mlp_d_keeps_the_unconditional_layers():
+    torch.manual_seed(3)
+    plain = mlp.Discriminator()
+    torch.manual_seed(3)
+    conditional = mlp.Discriminator(num_classes=10)
+    assert set(conditional.state_dict()) == set(plain.state_dict()) | {"embed.weight"}
+    assert all(torch.equal(v, conditional.state_dict()[k]) for k, v in plain.state_dict().items())
+
+
+@pytest.mark.parametrize("norm", ["batch", "spectral"])
+def test_one_gan_step_trains_dcgan(norm):
+    torch.manual_seed(0)
+    G, D = models.build("dcgan", (1, 28, 28), Z, width=8, norm=norm)
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)), torch.optim.Adam(D.parameters(), 2e-4)
+    before = [p.detach().clone() for p in (*G.parameters(), *D.parameters())]
+    step = GanStep(G, D, opt_g, opt_d, losses.get("bce"))
+    assert step.joint_d_pass == (norm != "batch")
+    stats = step(torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, Z))
+    assert torch.isfinite(stats).all()
+    after = [p.detach() for p in (*G.parameters(), *D.parameters())]
+    assert all(not torch.equal(a, b) for a, b in zip(before, after))
