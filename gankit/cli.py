@@ -68,6 +68,8 @@ def _add_train(sub) -> None:
     p.add_argument("--eval-n", type=int, default=S, help="images per evaluation during training (default: 2000)")
     p.add_argument("--eval-holdout", type=int, default=S, help="training images (a fixed random slice) kept out "
                    "of training as the validation set when --eval-every is on (default: 5000)")
+    p.add_argument("--on-divergence", default=S, choices=["warn", "rollback"], help="on NaN/inf: warn (default) or "
+                   "roll back to the last checkpoint's weights with half the learning rate")
     p.add_argument("--log-every", type=int, default=S, help="steps between progress updates and steps.csv rows")
     p.add_argument("--tensorboard", action="store_true", default=S, help="also write TensorBoard events")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="no progress bar")

@@ -59,6 +59,7 @@ class TrainConfig:
     eval_every: int = 0  # epochs between evaluations; 0: none
     eval_n: int = 2000  # generated and validation images per evaluation
     eval_holdout: int = 5000  # training images (a fixed random slice) kept out of training for validation
+    on_divergence: str = "warn"  # or rollback: on NaN/inf, restore the last checkpoint's weights at half the lr
     # what the run leaves behind
     grid_size: int = 64  # images in each epoch's sample grid, from one fixed noise batch
     log_every: int = 50  # steps between progress updates and rows of steps.csv
@@ -97,7 +98,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 # Options a resumed run may change: everything else must equal what the run started with.
 RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "log_every", "tensorboard", "data_dir",
-                       "eval_n"}
+                       "eval_n", "on_divergence"}
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
@@ -174,6 +175,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
                  "eval_n", "eval_holdout", "width", "lr_g", "lr_d", "n_critic"):
         positive(name)
     _check_stabilisers(cfg)
+    from gankit.health import ON_DIVERGENCE
+
+    if cfg.on_divergence not in ON_DIVERGENCE:
+        raise GankitError(f"unknown --on-divergence '{cfg.on_divergence}': use warn or rollback")
     if cfg.eval_every < 0:
         raise GankitError(f"--eval-every must be 0 (off) or a number of epochs, got {cfg.eval_every}")
     if cfg.eval_every:

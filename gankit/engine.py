@@ -29,6 +29,7 @@ from gankit.device import resolve_device
 from gankit.runlog import RunLog, prepare_run_dir
 from gankit.ema import EMA
 from gankit.errors import GankitError
+from gankit.health import HealthMonitor
 from gankit.step import GanStep, StepOptions
 
 Log = Callable[[str], None]
@@ -171,8 +172,27 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
             })
         world.barrier()
 
+    health = HealthMonitor(log)
+
+    def rollback() -> None:
+        """The last checkpoint's weights and optimiser states, at half the learning rates; position kept."""
+        saved = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+        G.load_state_dict(saved["generator"])
+        D.load_state_dict(saved["discriminator"])
+        opt_g.load_state_dict(saved["opt_g"])
+        opt_d.load_state_dict(saved["opt_d"])
+        if ema is not None:
+            ema.load_state_dict({"module": saved["generator_ema"], "num_updates": saved["ema_updates"]})
+        for opt in (opt_g, opt_d):
+            for group in opt.param_groups:
+                group["lr"] /= 2
+        log(f"rolled back to the weights of epoch {saved['epoch']}, step {saved['step']}; learning rates halved to "
+            f"G {opt_g.param_groups[0]['lr']:.3g}, D {opt_d.param_groups[0]['lr']:.3g}")
+
     deadline = start + cfg.minutes * 60 if cfg.minutes else math.inf
     steps_run, stopped_by, epoch_stats = 0, "epochs", {}
+    if cfg.on_divergence == "rollback" and state is None:
+        save_checkpoint()  # something to roll back to before the first epoch ends
     with _stop_on_signal() as stop_requested:
         while epoch < cfg.epochs and stopped_by == "epochs":
             # The permutation is a function of the RNG state at the epoch's start, so a resume mid-epoch
@@ -188,6 +208,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                 at_log_point = step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch
                 if at_log_point:
                     row = meter.flush()
+                    if health.diverged(row, step) and cfg.on_divergence == "rollback":
+                        rollback()  # so no checkpoint is ever written from diverged weights
                     if runlog:
                         runlog.step_row({"step": step, "epoch": epoch + 1, **row})
                     bar.set_postfix_str(_postfix(row, meter.images_per_s()), refresh=False)
@@ -210,6 +232,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                     epoch_stats.update(scores)
                     new_best = scores["fid"] < best_fid
                     best_fid = min(best_fid, scores["fid"])
+                    health.check_classes(scores["classes_covered"], epoch)
                     log(f"  validation: FID {scores['fid']:.3f}, KID {scores['kid']:.5g}, precision "
                         f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, classes "
                         f"{scores['classes_covered']:.0f}"

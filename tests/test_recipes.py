@@ -89,3 +89,27 @@ def test_conditional_needs_labels(tmp_path):
     np.savez(tmp_path / "nolabels.npz", images=images)
     with pytest.raises(GankitError, match="--conditional needs labels"):
         train(recipe(f"npz:{tmp_path / 'nolabels.npz'}"), tmp_path / "run", **QUIET)
+
+
+def test_divergence_is_noticed_and_rolled_back(tmp_path, blob_npz):
+    # a learning rate of 1e30 makes the seed MLP's weights, then its losses, overflow within a few steps
+    lines = []
+    cfg = replace(preset_config("seed"), dict(dataset=blob_npz, epochs=3, batch_size=32, log_every=2, progress=False,
+                                              grid_size=8, lr=1e30, on_divergence="rollback"))
+    train(cfg, tmp_path / "run", log=lines.append)
+    assert any("training diverged" in line for line in lines), lines
+    assert any("rolled back to the weights of epoch" in line and "learning rates halved" in line for line in lines)
+
+
+def test_a_discriminator_that_wins_outright_is_reported():
+    from gankit.health import HealthMonitor
+
+    lines = []
+    monitor = HealthMonitor(lines.append, patience=3)
+    row = dict(d_loss=0.01, g_loss=9.0, d_real=0.99, d_fake=0.001)
+    for step in range(5):
+        assert not monitor.diverged(row, step)
+    assert sum("wins outright" in line for line in lines) == 1
+    monitor.check_classes(10, 1)
+    monitor.check_classes(7, 2)
+    assert any("mode collapse at epoch 2" in line for line in lines)
