@@ -1,6 +1,6 @@
 """What `gankit evaluate` says about real, corrupted and generated MNIST, and the seed preset by epoch.
 
-    python benchmarks/eval_quality.py                  # about 15 minutes on a 2-core CPU
+    python benchmarks/eval_quality.py                  # about 25 minutes on a 2-core CPU
     python benchmarks/eval_quality.py --epochs 1 2 5   # a shorter seed table
 
 Part 1 ranks sets whose quality is known by construction: real training images (none of those the
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, nargs="+", default=[1, 2, 5, 10, 20, 30])
     args = parser.parse_args()
-    print(f"expected duration: about {2 + 0.5 * max(args.epochs) + 0.2 * len(args.epochs):.0f} minutes on a 2-core CPU")
+    print(f"expected duration: about {3 + 0.7 * max(args.epochs) + 0.2 * len(args.epochs):.0f} minutes on a 2-core CPU")
     t0 = time.monotonic()
     metrics = ["fid", "kid", "pr", "dc", "classes"]
     with tempfile.TemporaryDirectory() as tmp:

@@ -98,7 +98,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 # Options a resumed run may change: everything else must equal what the run started with.
 RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "log_every", "tensorboard", "data_dir",
-                       "eval_n", "on_divergence"}
+                       "on_divergence"}
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 

@@ -83,6 +83,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     if not world.is_main:
         log = _silent
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
+    if not resume:
+        distributed.check_batch(cfg.batch_size, world)
     if world.is_main:
         prepare_run_dir(run_dir, resume=resume, force=force)
     world.barrier()
@@ -90,7 +92,6 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     if state is not None:
         cfg = config_mod.check_resume(TrainConfig.from_dict(state["config"]), overrides or {})
         device = distributed.local_device(resolve_device(cfg.device))
-    distributed.check_batch(cfg.batch_size, world)
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # NCCL and the default CUDA stream of this rank
 
@@ -151,15 +152,20 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     n, batch = len(images), cfg.batch_size
     # Under torchrun the last, partial batch is dropped: it would not split evenly among the ranks.
     steps_per_epoch = n // batch if world.distributed else math.ceil(n / batch)
+    if steps_per_epoch == 0:
+        raise GankitError(f"{n} images make no full batch of {batch} under torchrun: use a smaller --batch-size "
+                          "or more data (--limit)")
     log(f"training {cfg.model} GAN on {cfg.dataset}: {n} images {tuple(dataset.shape)}, batch {batch}, "
         f"{steps_per_epoch} steps per epoch, device {device}, run directory {run_dir}")
     if world.distributed:
         log(f"data-parallel over {world.size} processes ({torch.distributed.get_backend()}): effective batch "
-            f"{batch} = {world.size} x {batch // world.size}, learning rate {cfg.lr:g} (as given, not scaled)")
+            f"{batch} = {world.size} x {batch // world.size}, learning rates G {cfg.lr_g or cfg.lr:g}, D {cfg.lr_d or cfg.lr:g} "
+            "(as given, not scaled)")
 
     start = time.monotonic()
 
     def save_checkpoint(name: str = "last") -> None:
+        """Rank 0 writes; "last" is saved by every rank's loop at the same point, so the ranks meet there."""
         if world.is_main:
             checkpoint.save(run_dir / "checkpoints" / f"{name}.pt", {
                 "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": num_classes,
@@ -170,9 +176,11 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                 "elapsed_s": elapsed_before + time.monotonic() - start, "best_fid": best_fid,
                 **({"generator_ema": ema.module.state_dict(), "ema_updates": ema.num_updates} if ema else {}),
             })
-        world.barrier()
+        if name == "last":
+            world.barrier()
 
-    health = HealthMonitor(log)
+    health = HealthMonitor(log, watch_d_wins=cfg.loss.startswith("bce"))
+    lr_scale = [1.0]
 
     def rollback() -> None:
         """The last checkpoint's weights and optimiser states, at half the learning rates; position kept."""
@@ -183,9 +191,11 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         opt_d.load_state_dict(saved["opt_d"])
         if ema is not None:
             ema.load_state_dict({"module": saved["generator_ema"], "num_updates": saved["ema_updates"]})
-        for opt in (opt_g, opt_d):
+        lr_scale[0] /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
+        for opt, base in ((opt_g, cfg.lr_g or cfg.lr), (opt_d, cfg.lr_d or cfg.lr)):
             for group in opt.param_groups:
-                group["lr"] /= 2
+                group["lr"] = base * lr_scale[0]
+        train_step.g_loss.zero_()
         log(f"rolled back to the weights of epoch {saved['epoch']}, step {saved['step']}; learning rates halved to "
             f"G {opt_g.param_groups[0]['lr']:.3g}, D {opt_d.param_groups[0]['lr']:.3g}")
 
@@ -327,7 +337,7 @@ def _labels(cfg: TrainConfig, dataset: data.ImageData, images_kept: int) -> tupl
         from gankit.periodic_eval import validation_split
 
         labels = labels[validation_split(len(labels), cfg.eval_holdout)[0]]
-    return labels[:images_kept], int(labels.max()) + 1
+    return labels[:images_kept], dataset.num_classes
 
 
 def _check_same_data(state: dict, dataset: data.ImageData, run_dir: Path) -> None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 
 from gankit import __version__, data
@@ -75,6 +74,7 @@ def evaluate(source: str | Path, *, dataset: str | None = None, n: int = 10_000,
     extractor = _extractor(features, dataset, device, log) if dataset else None
     fake_images, labels, dataset, what = _load_source(Path(source), dataset, n, seed, device, checkpoint, data_dir, log)
     extractor = extractor or _extractor(features, dataset, device, log)
+    n = len(fake_images)  # fewer than -n in a file: real sets and the floor use the same smaller N
     real = reference_features(extractor, dataset, reference_split, n, seed, data_dir, log)
     train_a, train_b = train_reference(extractor, dataset, n, seed, data_dir, log)
     fake = Features(*extractor.extract(fake_images), labels_requested=labels)
@@ -101,32 +101,18 @@ def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str
         return g.sample(n, seed, labels=labels), labels, g.config.dataset, str(path)
     if dataset is None:
         raise GankitError(f"evaluating {path} needs --dataset: the data set its images should look like (e.g. mnist)")
-    if path.suffix == ".npz":
-        images, labels = _read_npz(path)
-    elif path.is_dir():
-        loaded = data.load_images(f"folder:{path}", channels=1 if dataset in ("mnist", "fashion-mnist") else None,
-                                  image_size=28 if dataset in ("mnist", "fashion-mnist") else None, log=log)
-        images, labels = loaded.images, None
+    grayscale_28 = dataset in ("mnist", "fashion-mnist")
+    if path.suffix == ".npz" or path.is_dir():
+        kind = "npz" if path.suffix == ".npz" else "folder"
+        loaded = data.load_images(f"{kind}:{path}", channels=1 if grayscale_28 else None,
+                                  image_size=28 if grayscale_28 else None, log=log)
+        images = loaded.images
+        labels = torch.as_tensor(loaded.labels).long() if kind == "npz" and loaded.labels is not None else None
     else:
         raise GankitError(f"cannot evaluate {path}: give a run directory, an .npz file or a folder of images")
     if len(images) < n:
-        log(f"{path} holds {len(images)} images, fewer than -n {n}: scoring all of them")
+        log(f"{path} holds {len(images)} images, fewer than -n {n}: scoring all of them, against as many real ones")
     return images[:n], (labels[:n] if labels is not None else None), dataset, str(path)
-
-
-def _read_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor | None]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if "images" not in f:
-                raise GankitError(f"{path} has no 'images' array (it has {', '.join(f.files) or 'none'}): save "
-                                  "samples with `gankit sample RUN --out FILE.npz`")
-            images = f["images"]
-            labels = f["labels"] if "labels" in f else None
-    except (OSError, ValueError) as e:
-        raise GankitError(f"cannot read {path} as .npz ({e}): give a file written by numpy.savez") from None
-    if images.ndim == 3:
-        images = images[:, None]
-    return torch.from_numpy(images), (torch.from_numpy(labels).long() if labels is not None else None)
 
 
 def _extractor(features: str, dataset: str, device: str, log: Log):

@@ -17,8 +17,9 @@ D_WINS_BELOW = 0.01
 
 
 class HealthMonitor:
-    def __init__(self, log: Callable[[str], None], patience: int = 5):
-        self.log, self.patience = log, patience
+    def __init__(self, log: Callable[[str], None], patience: int = 5, watch_d_wins: bool = True):
+        # D(G(z)) is a probability only for the BCE losses; hinge and Wasserstein outputs are not
+        self.log, self.patience, self.watch_d_wins = log, patience, watch_d_wins
         self.d_wins_windows = 0
         self.warned_d_wins = False
         self.most_classes = 0.0
@@ -29,6 +30,8 @@ class HealthMonitor:
         if bad:
             self.log(f"warning: training diverged at step {step} ({', '.join(bad)} not finite)")
             return True
+        if not self.watch_d_wins:
+            return False
         self.d_wins_windows = self.d_wins_windows + 1 if row["d_fake"] < D_WINS_BELOW else 0
         if self.d_wins_windows >= self.patience and not self.warned_d_wins:
             self.warned_d_wins = True

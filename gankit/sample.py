@@ -63,6 +63,8 @@ class TrainedGenerator:
         labels = torch.as_tensor(labels).long().reshape(-1)
         if len(labels) == 1:
             labels = labels.expand(n)
+        if len(labels) != n:
+            raise GankitError(f"{len(labels)} labels for {n} samples: give one label, or one per sample")
         bad = labels[(labels < 0) | (labels >= self.num_classes)]
         if len(bad):
             raise GankitError(f"label {int(bad[0])} is not a class of {self.run_dir}: use 0 to {self.num_classes - 1}")

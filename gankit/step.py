@@ -86,7 +86,7 @@ class GanStep:
             d_loss = d_loss + o.r1_gamma / 2 * r1_penalty(d_real.float(), real)
         if o.gp_weight:
             d_loss = d_loss + o.gp_weight * gradient_penalty(
-                lambda x, *y: _call(self.D_shared, x, y[0] if y else None), real, fake.detach(), labels)
+                lambda x, *y: _call(self.D_shared, x, y[0] if y else None), real, fake.detach().to(real.dtype), labels)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 
-import numpy as np
 import pytest
 import safetensors.torch
 import torch

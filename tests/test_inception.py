@@ -4,7 +4,6 @@ weights file, and the network itself when its file can be had."""
 from __future__ import annotations
 
 import hashlib
-import io
 import zipfile
 from pathlib import Path
 
