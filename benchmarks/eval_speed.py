@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,10 +78,10 @@ def main() -> None:
 
 
 def peak_rss_mb(run: Path, n: int) -> float:
-    code = ("import resource, sys\nfrom gankit.cli import main\nmain(['evaluate', sys.argv[1], '-n', sys.argv[2], "
-            "'--json'])\nprint('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
-    err = subprocess.run([sys.executable, "-c", code, str(run), str(n)], capture_output=True, text=True, check=True).stderr
-    return int(err.rsplit("PEAK_RSS_KB", 1)[1].split()[0]) / 1024
+    from benchmarks.train_speed import peak_rss_mb as child_peak
+
+    body = f"from gankit.cli import main\nmain(['evaluate', {str(run)!r}, '-n', '{n}', '--json'])"
+    return child_peak(body, Path(__file__).resolve().parents[1])
 
 
 if __name__ == "__main__":

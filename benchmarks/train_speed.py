@@ -181,15 +181,18 @@ def measure_speed(arms: list[str], data_dir: str, device: torch.device, batch: i
     return rates
 
 
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a child would report at least the
+# resident size of the parent that forked it (this benchmark's own, with every arm loaded).
 CHILD = """
-import resource, sys
+import sys
 sys.path.insert(0, {root!r})
 {body}
-print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("PEAK_RSS_KB", [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
 """
 
 
 def peak_rss_mb(body: str, root: Path) -> float:
+    """Peak resident memory of `body` run in a fresh Python process (Linux)."""
     out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(root), body=body)], capture_output=True,
                          text=True, check=True).stdout
     return int(out.rsplit("PEAK_RSS_KB", 1)[1].split()[0]) / 1024
