@@ -30,14 +30,10 @@ from gankit.runlog import RunLog, prepare_run_dir
 from gankit.ema import EMA
 from gankit.errors import GankitError
 from gankit.health import HealthMonitor
+from gankit.images import to_model_range
 from gankit.step import GanStep, StepOptions
 
 Log = Callable[[str], None]
-
-
-def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1]: the tutorial's ToTensor + Normalize((0.5,), (0.5,))."""
-    return images_uint8.float().div_(127.5).sub_(1.0)
 
 
 def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, batch: int, z_dim: int,
@@ -130,7 +126,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         fixed_noise = state["fixed_noise"]
         elapsed_before, best_fid = state.get("elapsed_s", 0.0), state.get("best_fid", math.inf)
         if ema is not None:
-            ema.load_state_dict({"module": state["generator_ema"], "num_updates": state["ema_updates"]})
+            _restore_ema(ema, state)
         log(f"resumed {run_dir} at epoch {epoch + 1}, step {step} ({step_in_epoch} steps into the epoch)")
     fixed_noise = fixed_noise.to(device)
     train_step = GanStep(world.wrap(G, device), world.wrap(D, device), opt_g, opt_d, losses.get(cfg.loss),
@@ -174,7 +170,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                 "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
                 "rng": {**checkpoint.rng_state(data_gen), "data": epoch_start_rng}, "fixed_noise": fixed_noise.cpu(),
                 "elapsed_s": elapsed_before + time.monotonic() - start, "best_fid": best_fid,
-                **({"generator_ema": ema.module.state_dict(), "ema_updates": ema.num_updates} if ema else {}),
+                **(_ema_entries(ema) if ema else {}),
             })
         if name == "last":
             world.barrier()
@@ -190,7 +186,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         opt_g.load_state_dict(saved["opt_g"])
         opt_d.load_state_dict(saved["opt_d"])
         if ema is not None:
-            ema.load_state_dict({"module": saved["generator_ema"], "num_updates": saved["ema_updates"]})
+            _restore_ema(ema, saved)
         lr_scale[0] /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
         for opt, base in ((opt_g, cfg.lr_g or cfg.lr), (opt_d, cfg.lr_d or cfg.lr)):
             for group in opt.param_groups:
@@ -325,6 +321,16 @@ def _epoch_line(epoch: int, epochs: int, s: dict[str, float]) -> str:
             f"D(x): {s['d_real']:.3f}, D(G(z)): {s['d_fake']:.3f}, {s['images_per_s']:,.0f} img/s, {s['seconds']:.1f} s")
 
 
+def _ema_entries(ema: EMA) -> dict:
+    """The checkpoint keeps the EMA weights under "generator_ema", where gankit sample looks for them."""
+    state = ema.state_dict()
+    return {"generator_ema": state["module"], "ema_updates": state["num_updates"]}
+
+
+def _restore_ema(ema: EMA, state: dict) -> None:
+    ema.load_state_dict({"module": state["generator_ema"], "num_updates": state["ema_updates"]})
+
+
 def _labels(cfg: TrainConfig, dataset: data.ImageData, images_kept: int) -> tuple[torch.Tensor | None, int]:
     """The labels a conditional run trains on (aligned with the training images kept), and the class count."""
     if not cfg.conditional:
@@ -334,16 +340,12 @@ def _labels(cfg: TrainConfig, dataset: data.ImageData, images_kept: int) -> tupl
                           "array, a folder: with one sub-folder per class, or drop --conditional")
     labels = torch.as_tensor(dataset.labels).long()
     if cfg.eval_every:
-        from gankit.periodic_eval import validation_split
-
-        labels = labels[validation_split(len(labels), cfg.eval_holdout)[0]]
+        labels = labels[periodic_eval.validation_split(len(labels), cfg.eval_holdout)[0]]
     return labels[:images_kept], dataset.num_classes
 
 
 def _check_same_data(state: dict, dataset: data.ImageData, run_dir: Path) -> None:
     if list(dataset.shape) != list(state["image_shape"]):
-        from gankit.errors import GankitError
-
         raise GankitError(f"{run_dir} was trained on images of shape {tuple(state['image_shape'])}, but the data set "
                           f"now gives {tuple(dataset.shape)}: resume with the data the run started with")
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from gankit.config import TrainConfig
 from gankit.errors import GankitError
+from gankit.images import to_uint8
 from gankit.metrics import Features, compute
 
 METRICS = ("fid", "kid", "pr", "classes")  # cheap enough for every few epochs; the full set is `gankit evaluate`'s
@@ -40,8 +41,6 @@ class PeriodicEvaluator:
     def score(self, G: nn.Module, num_classes: int = 0) -> dict[str, float]:
         """Scores of G's samples; a conditional G is asked for every class in turn and also scored on whether
         the domain classifier agrees with the label it was asked for."""
-        from gankit.sample import to_uint8
-
         labels = torch.arange(len(self.noise)) % num_classes if num_classes else None
         was_training = G.training
         G.eval()

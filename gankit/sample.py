@@ -13,6 +13,7 @@ from gankit import checkpoint, models
 from gankit.config import TrainConfig
 from gankit.device import resolve_device
 from gankit.errors import GankitError
+from gankit.images import to_model_range, to_uint8
 from gankit.io import atomic_path
 from gankit.runlog import save_grid
 
@@ -87,7 +88,7 @@ class TrainedGenerator:
         images = self.sample(n, seed, labels=labels)
         if path.suffix == ".png":
             nrow = len(images) // self.num_classes if rows_by_class else None
-            save_grid(images.float() / 127.5 - 1, path, nrow=nrow)
+            save_grid(to_model_range(images), path, nrow=nrow)
         else:
             arrays = {"images": images.numpy()}
             if labels is not None:
@@ -95,11 +96,6 @@ class TrainedGenerator:
             with atomic_path(path) as tmp:
                 np.savez(tmp, **arrays)
         return path
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float -> [0, 255] uint8, rounding as torchvision's save_image does."""
-    return ((images.float() + 1) * 127.5 + 0.5).clamp_(0, 255).to(torch.uint8)
 
 
 def load(run_dir: str | Path, checkpoint_name: str = "last", device: str = "auto") -> TrainedGenerator:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from gankit.errors import GankitError
+from gankit.images import to_model_range
 
 # Float images may sit this far outside [-1, 1] (arithmetic after a tanh); further out is a wrong scale.
 RANGE_SLACK = 1e-3
@@ -30,12 +31,6 @@ class Extractor(Protocol):
     def extract(self, images: torch.Tensor | np.ndarray,
                 batch_size: int = ...) -> tuple[torch.Tensor, torch.Tensor | None]:
         ...
-
-
-def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1], the formula of gankit.engine.to_model_range (a test holds them
-    equal; not imported from there, since the engine will import the metrics)."""
-    return images_uint8.float().div_(127.5).sub_(1.0)
 
 
 def check_images(images: torch.Tensor | np.ndarray, what: str) -> torch.Tensor:
