@@ -25,7 +25,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.train_speed import ALL_ARMS, make_arm, train_images, write_synthetic_mnist  # noqa: E402
+from benchmarks.train_speed import ALL_ARMS, make_arm, mnist_dir, train_images  # noqa: E402
 
 DATA_OPS = ("DataLoader", "aten::index", "aten::div_", "aten::sub_", "aten::to", "aten::_to_copy", "aten::randperm",
             "aten::slice")  # batch drawing in the engine: images[idx], then the scaling to [-1, 1]
@@ -67,14 +67,7 @@ def main() -> None:
     parser.add_argument("--data", choices=["mnist", "synthetic"], default="mnist")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        if args.data == "synthetic":
-            write_synthetic_mnist(Path(tmp))
-            data_dir = tmp
-        else:
-            from gankit.data import default_data_dir, prepare
-
-            prepare("mnist", log=lambda s: None)
-            data_dir = str(default_data_dir())
+        data_dir = mnist_dir(args.data, Path(tmp))
         images = train_images(data_dir)
         print(f"{'arm':22}" + "".join(f"{k:>11}" for k in ("data", "forward", "backward", "optimizer", "overhead")))
         for name in args.arms:

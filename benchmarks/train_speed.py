@@ -143,6 +143,18 @@ def write_synthetic_mnist(root: Path, n: int = 60000) -> None:
         (raw / f"{split}-labels-idx1-ubyte").write_bytes(np.array([2049, count], ">i4").tobytes() + labels)
 
 
+def mnist_dir(kind: str, tmp: Path) -> str:
+    """A folder holding MNIST in torchvision's layout: the real one (fetched and verified by gankit), or
+    random images written into `tmp` ("synthetic": speed does not depend on the pixels)."""
+    if kind == "synthetic":
+        write_synthetic_mnist(tmp)
+        return str(tmp)
+    from gankit.data import default_data_dir, prepare
+
+    prepare("mnist", log=lambda s: None)
+    return str(default_data_dir())
+
+
 def check_no_host_sync(device: torch.device, images: torch.Tensor, batch: int, steps: int = 20) -> int:
     """Run engine steps with CUDA's sync debug mode set to raise: any host sync inside the step fails."""
     arm = EngineArm(images, device, batch, 0, "fp32", False)
@@ -225,14 +237,7 @@ def main() -> None:
     device = torch.device(args.device)
 
     with tempfile.TemporaryDirectory() as tmp:
-        if args.data == "synthetic":
-            write_synthetic_mnist(Path(tmp))
-            data_dir = tmp
-        else:
-            from gankit.data import default_data_dir, prepare
-
-            prepare("mnist", log=lambda s: None)
-            data_dir = str(default_data_dir())
+        data_dir = mnist_dir(args.data, Path(tmp))
         machine = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
                    "threads": torch.get_num_threads(), "torch": torch.__version__,
                    "matmul_gflops_fp32": matmul_gflops(device, torch.float32),
