@@ -75,6 +75,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     if not resume:
         config_mod.validate(cfg)  # before anything is written
     device = distributed.local_device(resolve_device(cfg.device))
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # before the process group, so NCCL binds each rank to its own GPU
     world = distributed.init(device)
     if not world.is_main:
         log = _silent
