@@ -26,12 +26,12 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     return default_data_dir() if data_dir is None else Path(data_dir).expanduser()
 
 
-def make_dir(path: Path) -> Path:
+def make_dir(path: Path, fix: str = "set GANKIT_DATA or --data-dir to a writable folder") -> Path:
+    """Create `path` (and its parents); a failure is one line ending in `fix`."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise GankitError(f"cannot create folder {path} ({exc.strerror or exc}): "
-                          "set GANKIT_DATA or --data-dir to a writable folder") from None
+        raise GankitError(f"cannot create folder {path} ({exc.strerror or exc}): {fix}") from None
     return path
 
 

