@@ -47,6 +47,7 @@ def _add_train(sub) -> None:
     p.add_argument("--z-dim", type=int, default=S, help="noise dimension (default: 100)")
     p.add_argument("--width", type=int, default=S, help="conv models: base channel count (dcgan: 64)")
     p.add_argument("--d-norm", default=S, help="conv models: D's normalisation, batch, none or spectral")
+    p.add_argument("--g-upsample", default=S, help="conv models: G's upsampling, transposed or nearest")
     p.add_argument("--conditional", action="store_true", default=S, help="train a class-conditional G and D on the labels")
     p.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP gradient penalty weight (e.g. 10; 0: off)")
     p.add_argument("--r1-gamma", type=float, default=S, help="R1 penalty gamma on real images (0: off)")

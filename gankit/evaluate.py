@@ -26,7 +26,7 @@ from gankit.errors import GankitError
 from gankit.metrics import Features, Options, compute, resolve, skipped
 
 Log = Callable[[str], None]
-DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "classes", "memorisation", "label_accuracy")
+DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "classes", "memorisation", "label_accuracy", "class_fid")
 FEATURES = ("domain", "inception")
 FEATURES_VERSION = 2  # bump when the cached files' contents change meaning
 
@@ -47,18 +47,20 @@ class Report:
                  f"generated; {p['features']} features, sha256 {p['features_sha256'][:12]})",
                  f"{'metric':16} {'generated':>12} {'real (floor)':>13}  better"]
         for key, value in self.metrics.items():
-            if key == "class_hist":
+            if key in ("class_hist", "class_fid_list"):
                 continue
             lines.append(f"{key:16} {_fmt(value):>12} {_fmt(self.floor.get(key)):>13}  {BETTER.get(key, '')}")
         if "class_hist" in self.metrics and isinstance(self.metrics["class_hist"], list):
             lines.append("class shares     " + " ".join(f"{v:.2f}" for v in self.metrics["class_hist"]))
+        if isinstance(self.metrics.get("class_fid_list"), list):
+            lines.append("FID per class    " + " ".join(_fmt(v) for v in self.metrics["class_fid_list"]))
         lines += [f"(skipped {name}: {why})" for name, why in self.skipped.items()]
         return "\n".join(lines)
 
 
 BETTER = {"fid": "lower", "kid": "lower", "kid_std": "", "is": "higher", "is_std": "", "precision": "higher",
           "recall": "higher", "density": "~1", "coverage": "higher", "classes_covered": "all",
-          "class_kl": "lower", "memorisation": "lower", "label_accuracy": "higher"}
+          "class_kl": "lower", "memorisation": "lower", "label_accuracy": "higher", "class_fid": "lower"}
 
 
 def evaluate(source: str | Path, *, dataset: str | None = None, n: int = 10_000, metrics: Iterable[str] = DEFAULT_METRICS,
@@ -228,7 +230,12 @@ def _unpack(packed: dict[str, torch.Tensor], prefix: str = "") -> Features:
 
 def _finite(d: dict) -> dict:
     """NaN (a metric that did not apply) becomes null: JSON has no NaN."""
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+    def finite(v):
+        if isinstance(v, list):
+            return [finite(x) for x in v]
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    return {k: finite(v) for k, v in d.items()}
 
 
 def _fmt(value) -> str:

@@ -199,6 +199,22 @@ def test_label_accuracy_on_known_labels():
     assert compute(["label_accuracy"], with_probs(asked), fake)["label_accuracy"] == pytest.approx(0.75)
 
 
+def test_class_fid_sees_samples_drawn_from_the_wrong_class_that_overall_fid_cannot():
+    labels = np.arange(2000) % 10
+    centres = gauss(10, 4, scale=5.0, seed=3)
+
+    def drawn(classes, seed):
+        return centres[classes] + gauss(len(classes), 4, seed=seed)
+
+    real = Features(drawn(labels, 0), probs=onehot(labels, 10))
+    right = Features(drawn(labels, 1), probs=onehot(labels, 10), labels_requested=labels)
+    # the same images, but each asked for the next class: same overall statistics, wrong within every class
+    wrong = Features(right.feats, probs=right.probs, labels_requested=(labels + 1) % 10)
+    r, w = (compute(["fid", "class_fid"], real, f) for f in (right, wrong))
+    assert r["fid"] == pytest.approx(w["fid"])
+    assert len(r["class_fid_list"]) == 10 and r["class_fid"] < 1.0 < 20 * r["class_fid"] < w["class_fid"]
+
+
 # --- memorisation ---
 
 def test_memorisation_of_copies_is_one_and_of_far_samples_is_zero():

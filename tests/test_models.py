@@ -39,6 +39,13 @@ def test_dcgan_shapes_and_range(shape, num_classes):
         assert logits.shape == (N,) and torch.isfinite(logits).all(), norm
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_nearest_upsampling_generator_has_no_transposed_convs_and_the_same_output(shape):
+    G = models.build("dcgan", shape, Z, width=8, upsample="nearest")[0]
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())
+    assert G(_inputs(0)[0]).shape == (N, *shape)
+
+
 @pytest.mark.parametrize("num_classes", [0, 10])
 def test_mlp_shapes(num_classes):
     G, D = models.build("mlp", (1, 28, 28), Z, num_classes)
@@ -134,8 +141,9 @@ def test_unsupported_shape_suggests_the_nearest_size_and_channels():
 
 @pytest.mark.parametrize("name, options, message", [
     ("mlp", {"width": 32}, "model mlp has no option width: it takes no options"),
-    ("dcgan", {"depth": 3}, "model dcgan has no option depth: its options are width, norm"),
+    ("dcgan", {"depth": 3}, "model dcgan has no option depth: its options are width, upsample, norm"),
     ("dcgan", {"norm": "layer"}, "unknown norm 'layer'"),
+    ("dcgan", {"upsample": "bilinear"}, "unknown upsample 'bilinear'"),
     ("dcgan", {"width": 0}, "width must be a positive integer"),
     ("dcgan", {"width": 32.0}, "width must be a positive integer"),
     ("gan", {}, "unknown model 'gan'"),

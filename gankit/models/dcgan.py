@@ -1,7 +1,8 @@
 """DCGAN (Radford et al. 2015) for 28x28, 32x32 and 64x64 images, unconditional or class-conditional.
 
 G: z [+ a label embedding] -> linear -> an s x s map (s = 7 for 28x28, 4 otherwise) -> stride-2 transposed
-convs, each doubling the side and halving the channels, with BatchNorm + ReLU; Tanh out.
+convs (or, with upsample="nearest", nearest-neighbour upsampling and 3x3 convs), each doubling the side and
+halving the channels, with BatchNorm + ReLU; Tanh out.
 D: the mirror image, stride-2 convs with LeakyReLU(0.2); the logit is linear in the flattened last map
 (the DCGAN's final valid conv), plus the projection term <embed(y), h> when conditional (Miyato & Koyama
 2018). `norm` picks D's normalisation: BatchNorm as the DCGAN has it, none, or spectral normalisation of
@@ -21,6 +22,7 @@ from gankit.errors import GankitError
 SIZES = {28: 7, 32: 4, 64: 4}  # image side -> side of G's first (and D's last) feature map
 CHANNELS = (1, 3)
 NORMS = ("batch", "none", "spectral")
+UPSAMPLES = ("transposed", "nearest")
 LABEL_DIM = 64  # width of G's label embedding, concatenated to z
 
 
@@ -34,11 +36,21 @@ def check_image_shape(image_shape: tuple[int, int, int]) -> int:
                       f"got {c}x{h}x{w}: add --image-size {nearest}" + ("" if c in CHANNELS else " and --channels 1 or 3"))
 
 
-def check_options(width: int = 64, norm: str = "batch") -> None:
+def check_options(width: int = 64, norm: str = "batch", upsample: str = "transposed") -> None:
     if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
         raise GankitError(f"model dcgan: width must be a positive integer, got {width!r}")
     if norm not in NORMS:
         raise GankitError(f"model dcgan: unknown norm {norm!r}: use one of {', '.join(NORMS)}")
+    if upsample not in UPSAMPLES:
+        raise GankitError(f"model dcgan: unknown upsample {upsample!r}: use one of {', '.join(UPSAMPLES)}")
+
+
+def up_block(c_in: int, c_out: int, upsample: str, bias: bool) -> list[nn.Module]:
+    """Double the side: a 4x4 stride-2 transposed conv (the DCGAN's), or nearest-neighbour upsampling and a
+    3x3 conv, which cannot make the checkerboard pattern uneven kernel overlap makes (Odena et al. 2016)."""
+    if upsample == "transposed":
+        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
 
 
 def dcgan_init(m: nn.Module) -> None:
@@ -54,9 +66,9 @@ def dcgan_init(m: nn.Module) -> None:
 
 class Generator(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), z_dim: int = 100, num_classes: int = 0,
-                 *, width: int = 64):
+                 *, width: int = 64, upsample: str = "transposed"):
         super().__init__()
-        check_options(width=width)
+        check_options(width=width, upsample=upsample)
         stages = check_image_shape(image_shape)
         self.image_shape, self.z_dim, self.num_classes = tuple(image_shape), z_dim, num_classes
         self.side = SIZES[image_shape[1]]
@@ -67,9 +79,9 @@ class Generator(nn.Module):
         self.project = nn.Linear(in_dim, self.start_channels * self.side ** 2, bias=False)  # BN follows: no bias
         layers: list[nn.Module] = [nn.BatchNorm2d(self.start_channels), nn.ReLU(inplace=True)]
         for k in range(stages - 1, 0, -1):
-            layers += [nn.ConvTranspose2d(width * 2 ** k, width * 2 ** (k - 1), 4, 2, 1, bias=False),
+            layers += [*up_block(width * 2 ** k, width * 2 ** (k - 1), upsample, bias=False),
                        nn.BatchNorm2d(width * 2 ** (k - 1)), nn.ReLU(inplace=True)]
-        layers += [nn.ConvTranspose2d(width, image_shape[0], 4, 2, 1), nn.Tanh()]
+        layers += [*up_block(width, image_shape[0], upsample, bias=True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 

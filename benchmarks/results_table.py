@@ -1,0 +1,106 @@
+"""The README's quality table: each preset trained for the same wall-clock budget, then scored by `gankit evaluate`.
+
+    python benchmarks/results_table.py                                  # MNIST and Fashion-MNIST, 15 minutes each
+    python benchmarks/results_table.py --datasets mnist --presets best --minutes 1   # a quick look
+
+For each (data set, preset): `gankit.train(preset, dataset=..., minutes=M)` in runs/results-table/, then
+`gankit.evaluate` of its last checkpoint (EMA weights where the preset keeps them) with the domain features,
+10,000 samples against the 10,000 test images, beside the real-data floor. The seed preset runs for the same
+budget as the contrast. Prints the expected duration first; writes a markdown table to stdout and every
+score (floor included) to --out as JSON. Run it alone: training is timed by the wall clock, so anything else
+on the machine costs the presets epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gankit  # noqa: E402
+from gankit.evaluate import evaluate  # noqa: E402
+from gankit.io import write_text  # noqa: E402
+
+COLUMNS = ("fid", "kid", "precision", "recall", "classes_covered", "label_accuracy", "class_fid")
+OVERHEAD_MINUTES = 2.0  # data loading, the last checkpoint, sampling and scoring 10k images, per row
+
+
+def run_row(dataset: str, preset: str, minutes: float, root: Path, seed: int) -> dict:
+    run_dir = root / f"{dataset}-{preset}"
+    start = time.monotonic()
+    result = gankit.train(preset, run_dir, force=True, dataset=dataset, minutes=minutes, seed=seed, progress=False,
+                          log=lambda m: None)
+    trained_s = time.monotonic() - start
+    report = evaluate(run_dir, n=10_000, log=lambda m: None)
+    return {"dataset": dataset, "preset": preset, "minutes": round(trained_s / 60, 1),
+            "epochs": result.epochs_done, "steps": result.steps_done, "stopped_by": result.stopped_by,
+            **report.to_json()}
+
+
+def markdown(rows: list[dict]) -> str:
+    head = "| data set | preset | minutes | epochs | FID (× floor) | KID | precision | recall | classes | label acc. | class FID |"
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    floors = {}
+    for r in rows:
+        m, f = r["metrics"], r["floor"]
+        floors[r["dataset"]] = f
+        cell = {k: _fmt(m.get(k)) for k in COLUMNS}
+        ratio = f" ({m['fid'] / f['fid']:.0f}×)" if m.get("fid") and f.get("fid") else ""
+        lines.append(f"| {r['dataset']} | {r['preset']} | {r['minutes']} | {r['epochs']} | {cell['fid']}{ratio} | "
+                     f"{cell['kid']} | {cell['precision']} | {cell['recall']} | {cell['classes_covered']} | "
+                     f"{cell['label_accuracy']} | {cell['class_fid']} |")
+    for dataset, f in floors.items():
+        lines.append(f"| {dataset} | real data (floor) | | | {_fmt(f.get('fid'))} | {_fmt(f.get('kid'))} | "
+                     f"{_fmt(f.get('precision'))} | {_fmt(f.get('recall'))} | {_fmt(f.get('classes_covered'))} | | |")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3g}" if abs(v) < 1 else f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
+    p.add_argument("--presets", nargs="+", default=["seed", "best", "best-cond"])
+    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--root", default="runs/results-table", help="where the runs are written (overwritten)")
+    p.add_argument("--out", default="benchmarks/results/quality.json")
+    a = p.parse_args()
+    pairs = [(d, pr) for d in a.datasets for pr in a.presets]
+    expected = len(pairs) * (a.minutes + OVERHEAD_MINUTES)
+    print(f"{len(pairs)} runs of {a.minutes:g} minutes: expect about {expected:.0f} minutes in all", flush=True)
+    rows = []
+    for dataset, preset in pairs:
+        rows.append(run_row(dataset, preset, a.minutes, Path(a.root), a.seed))
+        r = rows[-1]
+        print(f"{dataset} {preset}: {r['epochs']} epochs, FID {r['metrics']['fid']:.1f} "
+              f"(floor {r['floor']['fid']:.2f})", flush=True)
+        out = {"machine": _cpu_name(), "threads": torch.get_num_threads(),
+               "torch": torch.__version__, "minutes": a.minutes, "seed": a.seed, "rows": rows}
+        write_text(a.out, json.dumps(out, indent=1) + "\n")  # after every row: a cut-off run keeps its rows
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
