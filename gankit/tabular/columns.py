@@ -1,0 +1,302 @@
+"""Tables to vectors a GAN can learn and back, exactly: column kinds, mode-specific normalisation, one-hots.
+
+Kinds (inferred, or set per column):
+  continuous   float values: a Bayesian Gaussian mixture per column (Xu et al. 2019, CTGAN); a value becomes
+               (alpha, mode) with alpha = (x - mean_k) / (4 std_k) for a mode k drawn from its posterior
+  integer      the same, rounded back to whole numbers
+  datetime     the same on seconds since the epoch, back to datetimes
+  categorical  one-hot over the categories seen (missing is a category of its own); strings, objects
+  boolean      one-hot over {False, True} (and missing)
+Numeric columns with missing values get a two-way one-hot (present, missing) beside their alpha and mode.
+A column with fewer than two distinct values (e.g. constant, or all missing) is kept as a categorical one:
+it comes back exactly as it was. Inverse: every column returns in its original dtype, numeric values within
+the real range, and no category the data never had.
+
+The fitted state is plain numbers and strings (`state()`), so it is stored as JSON: no pickle.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gankit.errors import GankitError
+
+KINDS = ("continuous", "integer", "datetime", "categorical", "boolean")
+NUMERIC = ("continuous", "integer", "datetime")
+MAX_MODES = 10
+FIT_ROWS = 10_000  # rows each mixture is fitted on: enough for its modes, and seconds rather than minutes
+MISSING = "__missing__"  # how a missing category is written in the saved state (JSON has no NaN keys)
+
+
+def infer_kinds(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    overrides = dict(overrides or {})
+    for name, kind in overrides.items():
+        if name not in df.columns:
+            raise GankitError(f"column kind given for '{name}', which the table lacks: use one of {list(df.columns)}")
+        if kind not in KINDS:
+            raise GankitError(f"unknown column kind '{kind}' for '{name}': use one of {', '.join(KINDS)}")
+    return {str(c): overrides.get(c) or _infer(df[c]) for c in df.columns}
+
+
+def _infer(s: pd.Series) -> str:
+    if s.nunique(dropna=True) < 2:
+        return "categorical"
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(s):
+        values = s.dropna().to_numpy(dtype=float)
+        return "integer" if np.all(values == np.round(values)) else "continuous"
+    types = {type(v).__name__ for v in s.dropna().head(10_000)}
+    if len(types) > 1:
+        raise GankitError(f"column '{s.name}' mixes types ({', '.join(sorted(types))}): make it one type, "
+                          "or read the file as CSV (every value a string)")
+    return "categorical"
+
+
+@dataclass
+class ColumnCoder:
+    """One column's encoding: `width` numbers per row, `activations` says how G outputs each span."""
+
+    name: str
+    kind: str
+    dtype: str
+    categories: list = field(default_factory=list)  # categorical / boolean; NaN stands for missing
+    means: list[float] = field(default_factory=list)  # numeric: one per kept mode
+    stds: list[float] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    low: float = 0.0
+    high: float = 0.0
+    has_missing: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in NUMERIC
+
+    @property
+    def spans(self) -> list[tuple[str, int]]:
+        """(activation, width) of each piece: tanh for alpha, softmax for a one-hot."""
+        if not self.numeric:
+            return [("softmax", len(self.categories))]
+        return [("tanh", 1), ("softmax", len(self.means))] + ([("softmax", 2)] if self.has_missing else [])
+
+    @property
+    def width(self) -> int:
+        return sum(w for _, w in self.spans)
+
+
+class TableTransformer:
+    def __init__(self, kinds: dict[str, str] | None = None, seed: int = 0):
+        self.kinds_given, self.seed = dict(kinds or {}), seed
+        self.coders: list[ColumnCoder] = []
+
+    # --- fitting ---
+    def fit(self, df: pd.DataFrame) -> "TableTransformer":
+        check_table(df)
+        kinds = infer_kinds(df, self.kinds_given)
+        self.coders = [self._fit_column(df[name], kind) for name, kind in kinds.items()]
+        return self
+
+    def _fit_column(self, s: pd.Series, kind: str) -> ColumnCoder:
+        coder = ColumnCoder(str(s.name), kind, str(s.dtype), has_missing=bool(s.isna().any()))
+        if kind not in NUMERIC:
+            coder.categories = _categories(s)
+            return coder
+        x = _to_float(s, kind)
+        x = x[~np.isnan(x)]
+        coder.low, coder.high = float(x.min()), float(x.max())
+        coder.means, coder.stds, coder.weights = _fit_modes(x, self.seed)
+        return coder
+
+    # --- transforming ---
+    def transform(self, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+        """(N, width) float32; modes are drawn from each value's posterior, so `rng` matters."""
+        missing = [c.name for c in self.coders if c.name not in df.columns]
+        if missing:
+            raise GankitError(f"the table lacks columns {missing} the model was fitted on: give the same columns")
+        return np.concatenate([self._encode(c, df[c.name], rng) for c in self.coders], axis=1).astype(np.float32)
+
+    def _encode(self, c: ColumnCoder, s: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        if not c.numeric:
+            return _one_hot(_category_codes(c, s), len(c.categories))
+        x = _to_float(s, c.kind)
+        present = ~np.isnan(x)
+        means, stds, weights = map(np.asarray, (c.means, c.stds, c.weights))
+        filled = np.where(present, x, means[0])
+        # posterior of each mode, then one mode drawn per value (CTGAN): a value between modes is not always
+        # encoded by the same mode, which keeps alpha small and the one-hot informative
+        log_p = np.log(weights) - np.log(stds) - 0.5 * ((filled[:, None] - means) / stds) ** 2
+        p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        modes = (p.cumsum(axis=1) > rng.random((len(x), 1))).argmax(axis=1)
+        alpha = np.clip((filled - means[modes]) / (4 * stds[modes]), -0.99, 0.99)
+        parts = [np.where(present, alpha, 0.0)[:, None], _one_hot(modes, len(means))]
+        if c.has_missing:
+            parts.append(_one_hot((~present).astype(int), 2))
+        return np.concatenate(parts, axis=1)
+
+    # --- inverting ---
+    def inverse(self, matrix: np.ndarray) -> pd.DataFrame:
+        out, start = {}, 0
+        for c in self.coders:
+            out[c.name] = self._decode(c, matrix[:, start:start + c.width])
+            start += c.width
+        return pd.DataFrame(out)
+
+    def _decode(self, c: ColumnCoder, m: np.ndarray) -> pd.Series:
+        if not c.numeric:
+            values = [c.categories[i] for i in m.argmax(axis=1)]
+            return _restore_dtype(pd.Series(values, dtype=object), c)
+        k = len(c.means)
+        modes = m[:, 1:1 + k].argmax(axis=1)
+        x = np.clip(m[:, 0], -1, 1) * 4 * np.asarray(c.stds)[modes] + np.asarray(c.means)[modes]
+        x = np.clip(x, c.low, c.high)
+        if c.kind in ("integer", "datetime"):
+            x = np.round(x)
+        if c.has_missing:
+            x = np.where(m[:, 1 + k:3 + k].argmax(axis=1) == 1, np.nan, x)
+        return _restore_dtype(pd.Series(x), c)
+
+    @property
+    def width(self) -> int:
+        return sum(c.width for c in self.coders)
+
+    def discrete(self) -> list[ColumnCoder]:
+        """Columns G can be conditioned on (training-by-sampling): the categorical and boolean ones."""
+        return [c for c in self.coders if not c.numeric]
+
+    def span_of(self, name: str) -> tuple[int, ColumnCoder]:
+        start = 0
+        for c in self.coders:
+            if c.name == name:
+                return start, c
+            start += c.width
+        raise GankitError(f"unknown column '{name}': use one of {[c.name for c in self.coders]}")
+
+    # --- saving ---
+    def state(self) -> dict[str, Any]:
+        coders = []
+        for c in self.coders:
+            d = dict(vars(c))
+            d["categories"] = [_encode_value(v) for v in c.categories]
+            coders.append(d)
+        return {"seed": self.seed, "kinds_given": self.kinds_given, "coders": coders}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "TableTransformer":
+        t = cls(state["kinds_given"], state["seed"])
+        for d in state["coders"]:
+            d = dict(d)
+            d["categories"] = [_decode_value(v) for v in d["categories"]]
+            t.coders.append(ColumnCoder(**d))
+        return t
+
+
+def check_table(df: pd.DataFrame) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise GankitError(f"expected a pandas DataFrame, got {type(df).__name__}: read the file with pandas.read_csv")
+    if df.shape[1] == 0:
+        raise GankitError("the table has no columns: give a CSV with a header row and data rows")
+    if len(df) == 0:
+        raise GankitError("the table has a header but no rows: give a CSV with data rows")
+    if df.columns.duplicated().any():
+        raise GankitError(f"the table repeats column names {list(df.columns[df.columns.duplicated()])}: rename them")
+
+
+def _fit_modes(x: np.ndarray, seed: int) -> tuple[list[float], list[float], list[float]]:
+    from sklearn.mixture import BayesianGaussianMixture
+
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(x, FIT_ROWS, replace=False) if len(x) > FIT_ROWS else x
+    spread = float(np.std(sample)) or 1.0
+    n = min(MAX_MODES, len(np.unique(sample)))
+    bgm = BayesianGaussianMixture(n_components=n, weight_concentration_prior_type="dirichlet_process",
+                                  weight_concentration_prior=1e-3, max_iter=100, random_state=seed)
+    with warnings.catch_warnings():  # sklearn warns when a mixture stops at max_iter; its fit is still used
+        warnings.simplefilter("ignore")
+        bgm.fit(sample.reshape(-1, 1) / spread)  # scaled: the mixture's priors assume unit-scale data
+    keep = bgm.weights_ > 5e-3
+    means = (bgm.means_[keep, 0] * spread).tolist()
+    # a floor on each std: a mode on one repeated value (e.g. capital-gain's zeros) has std ~ 0
+    stds = np.maximum(np.sqrt(bgm.covariances_[keep, 0, 0]) * spread, 1e-3 * spread).tolist()
+    weights = (bgm.weights_[keep] / bgm.weights_[keep].sum()).tolist()
+    return means, stds, weights
+
+
+def _to_float(s: pd.Series, kind: str) -> np.ndarray:
+    if kind == "datetime":
+        ts = pd.to_datetime(s)
+        seconds = (ts - pd.Timestamp(0, tz=ts.dt.tz)) // pd.Timedelta(seconds=1)
+        return seconds.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(s).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _categories(s: pd.Series) -> list:
+    values = s.dropna().unique().tolist()
+    try:
+        values = sorted(values)
+    except TypeError:
+        values = sorted(values, key=str)
+    return values + ([math.nan] if s.isna().any() else [])
+
+
+def _category_codes(c: ColumnCoder, s: pd.Series) -> np.ndarray:
+    index = {v: i for i, v in enumerate(c.categories) if not _is_missing(v)}
+    missing = next((i for i, v in enumerate(c.categories) if _is_missing(v)), None)
+    codes = []
+    for v in s.tolist():
+        i = missing if _is_missing(v) else index.get(v)
+        if i is None:
+            raise GankitError(f"column '{c.name}' holds {v!r}, a value the model never saw: "
+                              f"use one of {[x for x in c.categories if not _is_missing(x)][:10]}")
+        codes.append(i)
+    return np.asarray(codes, dtype=int)
+
+
+def _restore_dtype(s: pd.Series, c: ColumnCoder) -> pd.Series:
+    """The column in the dtype it came in (int64 stays int64, category stays category, str stays str)."""
+    if c.kind == "datetime":
+        ts = pd.to_datetime(s, unit="s")
+        tz = getattr(pd.api.types.pandas_dtype(c.dtype), "tz", None)
+        return (ts.dt.tz_localize("UTC").dt.tz_convert(tz) if tz else ts).astype(c.dtype)
+    if c.dtype.startswith(("int", "uint")) and s.dtype.kind == "f":
+        s = s.round()
+    return s.astype(c.dtype)
+
+
+def _one_hot(codes: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((len(codes), k))
+    out[np.arange(len(codes)), codes] = 1.0
+    return out
+
+
+def _is_missing(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def _encode_value(v):
+    """A category as JSON can hold it and give it back with its type."""
+    if _is_missing(v):
+        return {"missing": True}
+    if isinstance(v, (bool, np.bool_)):
+        return {"bool": bool(v)}
+    if isinstance(v, (int, np.integer)):
+        return {"int": int(v)}
+    if isinstance(v, (float, np.floating)):
+        return {"float": float(v)}
+    if isinstance(v, pd.Timestamp):
+        return {"timestamp": v.isoformat()}
+    return {"str": str(v)}
+
+
+def _decode_value(d: dict):
+    (tag, value), = d.items()
+    return {"missing": lambda v: math.nan, "bool": bool, "int": int, "float": float,
+            "timestamp": pd.Timestamp, "str": str}[tag](value)

@@ -1,0 +1,254 @@
+"""`TabularGAN`: fit a table, sample a synthetic one, save and load it.
+
+    gan = TabularGAN(epochs=100, seed=0).fit(df)            # df: a pandas DataFrame, mixed column kinds
+    synth = gan.sample(1000)                                 # same columns, dtypes and categories as df
+    synth = gan.sample(100, condition={"sex": "Female"})     # rows of one category
+    gan.save("adult.pt"); gan = TabularGAN.load("adult.pt")
+
+Training (CTGAN's game): each step draws a condition (a discrete column and one of its categories, by
+training-by-sampling), real rows holding it and noise; D (a PacGAN critic) takes a WGAN-GP step on real and
+generated rows with their conditions; then G takes a step to raise D's score of its rows plus the
+cross-entropy that makes them hold the condition they were given.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gankit import checkpoint
+from gankit.errors import GankitError
+from gankit.tabular.columns import TableTransformer, check_table
+from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, pac_gradient_penalty
+
+Log = Callable[[str], None]
+KIND = "tabular"
+
+
+@dataclass
+class TabularConfig:
+    epochs: int = 300
+    minutes: float | None = None  # wall-clock budget for training, after the columns are fitted
+    batch_size: int = 500
+    pac: int = 10
+    z_dim: int = 128
+    hidden: tuple[int, ...] = (256, 256)
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 1e-6
+    gp_weight: float = 10.0
+    seed: int = 0
+    kinds: dict[str, str] = field(default_factory=dict)  # column -> kind, overriding inference
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "pac", "z_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise GankitError(f"tabular option {name} must be a positive whole number, got {value!r}")
+        if self.batch_size % self.pac:
+            raise GankitError(f"batch_size {self.batch_size} is not a multiple of pac {self.pac}: D sees rows in "
+                              f"groups of pac; use e.g. batch_size {self.pac * max(1, self.batch_size // self.pac)}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise GankitError(f"minutes must be positive, got {self.minutes}")
+        self.hidden, self.betas = tuple(int(h) for h in self.hidden), tuple(float(b) for b in self.betas)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TabularConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise GankitError(f"unknown tabular options {sorted(unknown)}: use any of {sorted(known)}")
+        return cls(**d)
+
+
+class TabularGAN:
+    def __init__(self, config: TabularConfig | None = None, **options: Any):
+        self.config = config or TabularConfig(**options)
+        self.transformer: TableTransformer | None = None
+        self.sampler: ConditionSampler | None = None
+        self.G: TableGenerator | None = None
+        self.history: list[dict[str, float]] = []
+
+    # --- fitting ---
+    def fit(self, df: pd.DataFrame, *, log: Log = print, state: dict | None = None,
+            on_epoch: Callable[["TabularGAN", dict], None] | None = None) -> "TabularGAN":
+        """Train on `df`. `state` (from `training_state()`) resumes a run; `on_epoch` is called after each epoch
+        with the model and the training state (for checkpoints)."""
+        cfg = self.config
+        check_table(df)
+        torch.manual_seed(cfg.seed)
+        rng = np.random.default_rng(cfg.seed)
+        start = time.monotonic()
+        self.transformer = TableTransformer(cfg.kinds, cfg.seed).fit(df)
+        matrix = self.transformer.transform(df, rng)
+        self.sampler = ConditionSampler(self.transformer, matrix)
+        log(f"columns fitted in {time.monotonic() - start:.1f} s: {len(df)} rows, {df.shape[1]} columns -> "
+            f"{matrix.shape[1]} numbers per row, {len(self.sampler.columns)} discrete columns to condition on")
+        cond_dim = self.sampler.dim
+        spans = [s for c in self.transformer.coders for s in c.spans]
+        self.G = TableGenerator(cfg.z_dim, cond_dim, spans, cfg.hidden)
+        D = PacDiscriminator(matrix.shape[1], cond_dim, cfg.pac, cfg.hidden)
+        opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        epoch = 0
+        if state is not None:
+            self._restore(state, D, opt_g, opt_d, rng)
+            epoch = state["epoch"]
+        data = torch.from_numpy(matrix)
+        steps = max(1, len(df) // cfg.batch_size)
+        train_start = time.monotonic()
+        while epoch < cfg.epochs:
+            sums = np.zeros(3)
+            for _ in range(steps):
+                sums += self._step(data, D, opt_g, opt_d, rng)
+            epoch += 1
+            row = {"epoch": epoch, **{k: round(float(v), 4) for k, v in
+                                      zip(("d_loss", "g_loss", "condition_loss"), sums / steps)}}
+            self.history.append(row)
+            log(f"epoch {epoch}/{cfg.epochs}: D loss {row['d_loss']:.3f}, G loss {row['g_loss']:.3f}, "
+                f"condition loss {row['condition_loss']:.3f}")
+            if on_epoch is not None:
+                on_epoch(self, self._training_state(D, opt_g, opt_d, rng, epoch))
+            if cfg.minutes is not None and time.monotonic() - train_start > cfg.minutes * 60:
+                log(f"stopped by the --minutes budget after epoch {epoch}")
+                break
+        self.G.eval()
+        return self
+
+    def _step(self, data: torch.Tensor, D: PacDiscriminator, opt_g, opt_d, rng: np.random.Generator) -> np.ndarray:
+        cfg, G = self.config, self.G
+        cond, cols, cats, rows = (torch.from_numpy(a) for a in self.sampler.train_batch(cfg.batch_size, rng))
+        z = torch.randn(cfg.batch_size, cfg.z_dim)
+        # D step: real rows holding the condition against generated rows given it
+        fake = G.activate(G(z, cond)).detach()
+        real = data[rows]
+        d_loss = D(fake, cond).mean() - D(real, cond).mean()
+        d_loss = d_loss + cfg.gp_weight * pac_gradient_penalty(D, real, fake, cond)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        # G step: raise D's score, and hold the condition
+        raw = G(torch.randn(cfg.batch_size, cfg.z_dim), cond)
+        D.requires_grad_(False)
+        g_adv = -D(G.activate(raw), cond).mean()
+        D.requires_grad_(True)
+        cond_loss = self.sampler.condition_loss(raw, cols, cats)
+        opt_g.zero_grad(set_to_none=True)
+        (g_adv + cond_loss).backward()
+        opt_g.step()
+        return np.array([d_loss.item(), g_adv.item(), cond_loss.item()])
+
+    # --- sampling ---
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, condition: dict[str, Any] | None = None) -> pd.DataFrame:
+        """n synthetic rows; `condition={"column": value}` (one discrete column) makes every row hold value."""
+        if self.G is None:
+            raise GankitError("this TabularGAN is not fitted: call fit(df) or TabularGAN.load(path) first")
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise GankitError(f"n must be a positive whole number, got {n!r}")
+        fixed = self._condition(condition)
+        gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**31, ()).item()))
+        rng = np.random.default_rng(seed)
+        self.G.eval()
+        if fixed is None:
+            return self.transformer.inverse(np.concatenate([self._generate(m, gen, rng, None)
+                                                            for m in _chunks(n)]))
+        # G is given the condition but may not always follow it: keep the rows that hold it (CTGAN does the same)
+        offset, width = self.sampler.data_offsets[fixed[0]], len(self.sampler.columns[fixed[0]].categories)
+        kept, tried = [], 0
+        while sum(len(k) for k in kept) < n and tried < 50 * n:
+            rows = self._generate(10_000, gen, rng, fixed)
+            kept.append(rows[rows[:, offset:offset + width].argmax(1) == fixed[1]])
+            tried += len(rows)
+        got = sum(len(k) for k in kept)
+        if got < n:
+            name = self.sampler.columns[fixed[0]].name
+            raise GankitError(f"the model made only {got} rows with {name}={condition[name]!r} in {tried} tries: "
+                              "train it longer, or ask for fewer rows")
+        return self.transformer.inverse(np.concatenate(kept)[:n])
+
+    def _generate(self, m: int, gen: torch.Generator, rng: np.random.Generator,
+                  fixed: tuple[int, int] | None) -> np.ndarray:
+        cond = torch.from_numpy(self.sampler.sample_batch(m, rng, fixed))
+        z = torch.randn(m, self.config.z_dim, generator=gen)
+        return self.G.activate(self.G(z, cond), hard=True).numpy()
+
+    def _condition(self, condition: dict[str, Any] | None) -> tuple[int, int] | None:
+        if not condition:
+            return None
+        if len(condition) != 1:
+            raise GankitError(f"condition on one column at a time, got {list(condition)}: e.g. {{'sex': 'Female'}}")
+        (name, value), = condition.items()
+        names = [c.name for c in self.sampler.columns]
+        if name not in names:
+            raise GankitError(f"cannot condition on '{name}': use a discrete column, one of {names}")
+        j = names.index(name)
+        cats = self.sampler.columns[j].categories
+        for k, cat in enumerate(cats):
+            if str(cat) == str(value):
+                return j, k
+        raise GankitError(f"column '{name}' has no value {value!r}: use one of {[str(c) for c in cats][:20]}")
+
+    # --- saving ---
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors, numbers and strings only: loads with torch.load(weights_only=True)."""
+        return {"kind": KIND, "config": json.dumps(config_dict(self.config)),
+                "transformer": json.dumps(self.transformer.state()), "counts": json.dumps(self.sampler.counts),
+                "generator": self.G.state_dict()}
+
+    def save(self, path: str | Path) -> None:
+        if self.G is None:
+            raise GankitError("nothing to save: fit the TabularGAN first")
+        checkpoint.save(path, self.state_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TabularGAN":
+        return cls.from_state(checkpoint.load(path), path)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], path: str | Path = "checkpoint") -> "TabularGAN":
+        if state.get("kind") != KIND:
+            raise GankitError(f"{path} holds an image GAN, not a tabular one: use gankit sample/evaluate on its run")
+        gan = cls(TabularConfig.from_dict(json.loads(state["config"])))
+        gan.transformer = TableTransformer.from_state(json.loads(state["transformer"]))
+        gan.sampler = ConditionSampler(gan.transformer, None, json.loads(state["counts"]))
+        spans = [s for c in gan.transformer.coders for s in c.spans]
+        gan.G = TableGenerator(gan.config.z_dim, gan.sampler.dim, spans, gan.config.hidden)
+        checkpoint.load_weights(gan.G, state["generator"], "generator", path)
+        gan.G.eval()
+        return gan
+
+    def _training_state(self, D, opt_g, opt_d, rng: np.random.Generator, epoch: int) -> dict[str, Any]:
+        return {**self.state_dict(), "discriminator": D.state_dict(), "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(), "epoch": epoch, "history": json.dumps(self.history),
+                "rng": {"torch": torch.get_rng_state(), "numpy": json.dumps(rng.bit_generator.state)}}
+
+    def _restore(self, state: dict, D, opt_g, opt_d, rng: np.random.Generator) -> None:
+        checkpoint.load_weights(self.G, state["generator"], "generator", "the checkpoint")
+        checkpoint.load_weights(D, state["discriminator"], "discriminator", "the checkpoint")
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        torch.set_rng_state(state["rng"]["torch"])
+        rng.bit_generator.state = json.loads(state["rng"]["numpy"])
+        self.history = json.loads(state["history"])
+
+
+def _chunks(n: int, size: int = 10_000) -> list[int]:
+    return [min(size, n - start) for start in range(0, n, size)]
+
+
+def config_dict(cfg: TabularConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["hidden"], d["betas"] = list(cfg.hidden), list(cfg.betas)
+    return d
+
+
+__all__ = ["TabularGAN", "TabularConfig"]

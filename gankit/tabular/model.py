@@ -1,0 +1,146 @@
+"""The tabular GAN's networks (after CTGAN, Xu et al. 2019) and its conditional sampler.
+
+G: noise and a condition vector -> two residual blocks (Linear, BatchNorm, ReLU, the input concatenated to
+the output) -> one linear layer with a span per encoded piece: tanh for alphas, Gumbel-softmax for one-hots.
+D: PacGAN (Lin et al. 2018): `pac` rows and their conditions side by side in one input, so D can see a batch
+that lacks variety; Linear-LeakyReLU-Dropout twice, one score out; trained as a WGAN critic with a gradient
+penalty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gankit.tabular.columns import TableTransformer
+
+GUMBEL_TAU = 0.2
+
+
+class Residual(nn.Module):
+    def __init__(self, d_in: int, d_out: int):
+        super().__init__()
+        self.fc, self.bn = nn.Linear(d_in, d_out), nn.BatchNorm1d(d_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
+
+
+class TableGenerator(nn.Module):
+    def __init__(self, z_dim: int, cond_dim: int, spans: list[tuple[str, int]], hidden: tuple[int, ...] = (256, 256)):
+        super().__init__()
+        self.spans, layers, d = spans, [], z_dim + cond_dim
+        for h in hidden:
+            layers.append(Residual(d, h))
+            d += h
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Linear(d, sum(w for _, w in spans))
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """Raw outputs (logits for one-hots); `activate` turns them into an encoded row."""
+        return self.out(self.body(z if cond is None else torch.cat([z, cond], dim=1)))
+
+    def activate(self, raw: torch.Tensor, hard: bool = False) -> torch.Tensor:
+        parts, start = [], 0
+        for kind, width in self.spans:
+            piece = raw[:, start:start + width]
+            if kind == "tanh":
+                parts.append(torch.tanh(piece))
+            elif hard:
+                parts.append(F.one_hot(piece.argmax(1), width).to(raw.dtype))
+            else:
+                parts.append(F.gumbel_softmax(piece, tau=GUMBEL_TAU))
+            start += width
+        return torch.cat(parts, dim=1)
+
+
+class PacDiscriminator(nn.Module):
+    def __init__(self, data_dim: int, cond_dim: int, pac: int = 10, hidden: tuple[int, ...] = (256, 256)):
+        super().__init__()
+        self.pac, layers, d = pac, [], (data_dim + cond_dim) * pac
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            d = h
+        self.net = nn.Sequential(*layers, nn.Linear(d, 1))
+
+    def forward(self, rows: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        x = rows if cond is None else torch.cat([rows, cond], dim=1)
+        return self.net(x.reshape(-1, x.shape[1] * self.pac)).squeeze(1)
+
+
+def pac_gradient_penalty(D: PacDiscriminator, real: torch.Tensor, fake: torch.Tensor,
+                         cond: torch.Tensor | None) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017) on pac groups: one mixing weight per group, the norm over its whole input."""
+    groups = len(real) // D.pac
+    t = torch.rand(groups, 1, 1, device=real.device).expand(groups, D.pac, 1).reshape(len(real), 1)
+    mixed = (t * real + (1 - t) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(mixed, cond).sum(), mixed, create_graph=True)
+    return ((grad.reshape(groups, -1).norm(dim=1) - 1) ** 2).mean()
+
+
+class ConditionSampler:
+    """Training-by-sampling: pick a discrete column uniformly, then one of its categories with probability
+    proportional to log(1 + count), so rare categories are trained on far more often than they occur; real
+    rows are drawn from those holding the picked category. At sampling time categories follow their real
+    frequencies, so the generated table keeps the real marginals."""
+
+    def __init__(self, transformer: TableTransformer, matrix: np.ndarray | None, counts: list[list[int]] | None = None):
+        self.columns = transformer.discrete()
+        self.offsets, start = [], 0  # where each discrete column's one-hot starts in the condition vector
+        for c in self.columns:
+            self.offsets.append(start)
+            start += len(c.categories)
+        self.dim = start
+        self.data_offsets = [transformer.span_of(c.name)[0] for c in self.columns]
+        self.n_rows = len(matrix) if matrix is not None else 0
+        if matrix is not None:
+            codes = [matrix[:, o:o + len(c.categories)].argmax(1) for o, c in zip(self.data_offsets, self.columns)]
+            self.rows = [[np.flatnonzero(code == k) for k in range(len(c.categories))]
+                         for code, c in zip(codes, self.columns)]
+            counts = [[len(r) for r in rows] for rows in self.rows]
+        self.counts = counts or []
+
+    def train_batch(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(condition vectors, picked column per row, picked category per row, real row indices)."""
+        if not self.columns:  # an all-numeric table: no conditions, real rows drawn uniformly
+            return np.zeros((n, 0), np.float32), np.zeros(n, int), np.zeros(n, int), rng.integers(self.n_rows, size=n)
+        cols = rng.integers(len(self.columns), size=n)
+        cats = np.empty(n, dtype=int)
+        rows = np.empty(n, dtype=int)
+        for j in np.unique(cols):
+            where = np.flatnonzero(cols == j)
+            p = np.log1p(np.asarray(self.counts[j], dtype=float))
+            cats[where] = rng.choice(len(p), size=len(where), p=p / p.sum())
+            for k in np.unique(cats[where]):
+                pool = self.rows[j][k]
+                hit = where[cats[where] == k]
+                rows[hit] = pool[rng.integers(len(pool), size=len(hit))]
+        return self.vectors(cols, cats), cols, cats, rows
+
+    def sample_batch(self, n: int, rng: np.random.Generator, fixed: tuple[int, int] | None = None) -> np.ndarray:
+        """Condition vectors for generation: real category frequencies, or one fixed (column, category)."""
+        if fixed is not None:
+            return self.vectors(np.full(n, fixed[0]), np.full(n, fixed[1]))
+        if not self.columns:
+            return np.zeros((n, 0), np.float32)
+        cols = rng.integers(len(self.columns), size=n)
+        cats = np.array([rng.choice(len(self.counts[j]), p=np.asarray(self.counts[j]) / sum(self.counts[j]))
+                         for j in cols], dtype=int)
+        return self.vectors(cols, cats)
+
+    def vectors(self, cols: np.ndarray, cats: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(cols), self.dim), dtype=np.float32)
+        out[np.arange(len(cols)), np.asarray(self.offsets)[cols] + cats] = 1.0
+        return out
+
+    def condition_loss(self, raw: torch.Tensor, cols: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of G's logits for each row's picked column against its picked category."""
+        losses = [raw.new_zeros(())]
+        for j, (offset, c) in enumerate(zip(self.data_offsets, self.columns)):
+            mask = cols == j
+            if mask.any():
+                logits = raw[mask, offset:offset + len(c.categories)]
+                losses.append(F.cross_entropy(logits, cats[mask], reduction="sum"))
+        return torch.stack(losses).sum() / len(raw)

@@ -1,0 +1,155 @@
+"""Tabular runs on disk: `gankit train --dataset csv:PATH|adult`, and the sample and evaluate commands on them.
+
+    RUN_DIR/config.json           {"kind": "tabular", "dataset", "target", "options": TabularConfig}
+    RUN_DIR/checkpoints/last.pt   the model, the optimisers, RNG states and the fitted columns (weights_only)
+    RUN_DIR/history.csv           losses per epoch
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from gankit import checkpoint
+from gankit.errors import GankitError
+from gankit.io import write_text
+from gankit.runlog import prepare_run_dir
+from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
+
+Log = Callable[[str], None]
+RESUMABLE = {"epochs", "minutes"}
+
+
+def read_table(dataset: str, split: str = "train", data_dir: str | None = None, log: Log = print) -> pd.DataFrame:
+    """A tabular data set by name: `adult` (its train or test split) or `csv:PATH`."""
+    if dataset == "adult":
+        from gankit.data import adult
+
+        return adult.load(split, data_dir, log=log)
+    if not dataset.startswith("csv:"):
+        raise GankitError(f"unknown tabular data set '{dataset}': use adult or csv:PATH")
+    return read_csv(Path(dataset[4:]))
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise GankitError(f"CSV file {path} not found: check the path after csv:")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise GankitError(f"{path} is empty: give a CSV with a header row and data rows")
+    if b"\x00" in raw[:4096]:
+        raise GankitError(f"{path} is not a CSV file (it holds binary data): give a comma-separated text file")
+    try:
+        df = pd.read_csv(io.BytesIO(raw))
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        first = str(e).strip().splitlines()[0][:120]
+        raise GankitError(f"{path} is not a readable CSV ({first}): give a comma-separated file with a header") from None
+    if len(df) == 0:
+        raise GankitError(f"{path} has a header but no rows: give a CSV with data rows")
+    return df
+
+
+def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | None, *, target: str | None = None,
+                resume: bool = False, force: bool = False, data_dir: str | None = None, log: Log = print) -> Path:
+    """Train a TabularGAN on `dataset` in `run_dir`; with `resume`, continue the run from its last checkpoint."""
+    run_dir = Path(run_dir) if run_dir else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-tabular"
+    state = None
+    if resume:
+        saved = load_run_config(run_dir)
+        changed = {k for k, v in options.items() if saved["options"].get(k) != v} - RESUMABLE
+        if changed or (target is not None and target != saved["target"]) or dataset not in ("", saved["dataset"]):
+            raise GankitError(f"--resume may change only {sorted(RESUMABLE)}; this run was started with other "
+                              f"values of {sorted(changed) or ['dataset/target']}: drop those flags")
+        dataset, target = saved["dataset"], saved["target"]
+        options = {**saved["options"], **options}
+        state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
+    config = TabularConfig.from_dict(options)  # options checked before any file is written
+    table = read_table(dataset, "train", data_dir, log)
+    if target is not None and target not in table.columns:
+        raise GankitError(f"--target {target!r} is not a column of {dataset}: use one of {list(table.columns)}")
+    if not resume:
+        prepare_run_dir(run_dir, resume=False, force=force)
+    config_json = json.dumps({"kind": "tabular", "dataset": dataset, "target": target,
+                              "options": config_dict(config)}, indent=2, sort_keys=True)
+    write_text(run_dir / "config.json", config_json + "\n")
+    log(f"training a tabular GAN on {dataset} ({len(table)} rows) in {run_dir}")
+
+    def on_epoch(gan: TabularGAN, training_state: dict) -> None:
+        checkpoint.save(run_dir / "checkpoints" / "last.pt", training_state)
+        _write_history(run_dir / "history.csv", gan.history)
+
+    TabularGAN(config).fit(table, log=log, state=state, on_epoch=on_epoch)
+    return run_dir
+
+
+def load_run_config(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise GankitError(f"{run_dir} is not a gankit run (no config.json): give a directory written by gankit train")
+    config = json.loads(path.read_text())
+    if config.get("kind") != "tabular":
+        raise GankitError(f"{run_dir} is an image run, not a tabular one")
+    return config
+
+
+def load_run(run_dir: str | Path) -> TabularGAN:
+    load_run_config(run_dir)
+    path = Path(run_dir) / "checkpoints" / "last.pt"
+    return TabularGAN.from_state(checkpoint.load(path), path)
+
+
+def parse_condition(text: str | None) -> dict[str, str] | None:
+    if text is None:
+        return None
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise GankitError(f"--condition {text!r} is not COLUMN=VALUE: e.g. --condition sex=Female")
+    return {name: value}
+
+
+def sample_csv(run_dir: str | Path, n: int, out: str | Path, seed: int | None = None,
+               condition: str | None = None) -> Path:
+    out = Path(out)
+    if out.suffix.lower() != ".csv":
+        raise GankitError(f"a tabular run writes .csv files, not {out.name}: use --out NAME.csv")
+    table = load_run(run_dir).sample(n, seed=seed, condition=parse_condition(condition))
+    write_text(out, table.to_csv(index=False))
+    return out
+
+
+def _write_history(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def evaluate_run(run_dir: str | Path, *, n: int | None = None, seed: int = 0, real_test: str | None = None,
+                 data_dir: str | None = None, log: Log = print):
+    """Score a tabular run: as many synthetic rows as the training table has (or n), against it; ML efficacy
+    on the data set's test split (adult) or on `real_test` (a CSV) when the run has a target."""
+    from gankit.tabular.report import evaluate_table
+
+    config = load_run_config(run_dir)
+    real = read_table(config["dataset"], "train", data_dir, log)
+    test = read_csv(Path(real_test)) if real_test else (
+        read_table("adult", "test", data_dir, log) if config["dataset"] == "adult" else None)
+    synthetic = load_run(run_dir).sample(n or len(real), seed=seed)
+    log(f"scoring {len(synthetic)} synthetic rows against {len(real)} real ones"
+        + (f" (ML efficacy on {len(test)} test rows, target {config['target']})" if test is not None and config["target"] else ""))
+    return evaluate_table(real, synthetic, real_test=test, target=config["target"], seed=seed)
+
+
+def evaluate_files(real: str, synthetic: str, *, real_test: str | None = None, target: str | None = None,
+                   seed: int = 0):
+    from gankit.tabular.report import evaluate_table
+
+    test = read_csv(Path(real_test)) if real_test else None
+    return evaluate_table(read_csv(Path(real)), read_csv(Path(synthetic)), real_test=test, target=target, seed=seed)

@@ -1,0 +1,255 @@
+"""The tabular GAN: column encodings and their exact inverse, training-by-sampling, the pac gradient penalty,
+fit/sample/save/load/resume, and the command line on CSV files (good and bad)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from gankit import checkpoint
+from gankit.cli import main
+from gankit.errors import GankitError
+from gankit.tabular import TabularGAN
+from gankit.tabular.columns import TableTransformer, infer_kinds
+from gankit.tabular.model import ConditionSampler, PacDiscriminator, pac_gradient_penalty
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def mixed_table(n=600, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["a", "b", "c"], n, p=[0.7, 0.25, 0.05])
+    return pd.DataFrame({
+        "group": group,
+        "x": np.where(group == "a", rng.normal(-5, 1, n), rng.normal(5, 1, n)),  # bimodal, tied to group
+        "count": rng.integers(0, 50, n),
+        "flag": rng.random(n) < 0.3,
+        "maybe": np.where(rng.random(n) < 0.2, np.nan, rng.normal(100, 10, n)),  # 20% missing
+        "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+        "const": "same",
+        "empty": np.full(n, np.nan),
+    })
+
+
+# --- columns ---
+
+def test_kinds_are_inferred_and_can_be_overridden():
+    df = mixed_table()
+    assert infer_kinds(df) == {"group": "categorical", "x": "continuous", "count": "integer", "flag": "boolean",
+                               "maybe": "continuous", "when": "datetime", "const": "categorical",
+                               "empty": "categorical"}
+    assert infer_kinds(df, {"count": "categorical"})["count"] == "categorical"
+    with pytest.raises(GankitError, match="unknown column kind 'weird'"):
+        infer_kinds(df, {"count": "weird"})
+    with pytest.raises(GankitError, match="mixes types"):
+        infer_kinds(pd.DataFrame({"m": [1, "a", 2.5, "b"]}))
+
+
+def test_inverse_restores_dtypes_categories_ranges_and_missing_values():
+    df = mixed_table()
+    t = TableTransformer().fit(df)
+    matrix = t.transform(df, np.random.default_rng(0))
+    assert matrix.shape == (len(df), t.width) and matrix.dtype == np.float32
+    back = t.inverse(matrix)
+    assert list(back.columns) == list(df.columns)
+    assert dict(back.dtypes) == dict(df.dtypes)
+    assert (back["group"] == df["group"]).all() and (back["flag"] == df["flag"]).all()
+    assert (back["count"] == df["count"]).all()  # integers stay integers, exactly
+    assert np.allclose(back["x"], df["x"], atol=1e-4)
+    assert (back["maybe"].isna() == df["maybe"].isna()).all()
+    assert np.allclose(back["maybe"].dropna(), df["maybe"].dropna(), atol=1e-3)
+    assert (back["when"] - df["when"]).abs().max() <= pd.Timedelta(seconds=300)  # float32 on ~1.7e9 seconds
+    assert (back["const"] == "same").all() and back["empty"].isna().all()
+
+
+def test_any_generated_matrix_decodes_to_values_the_data_could_hold():
+    df = mixed_table()
+    t = TableTransformer().fit(df)
+    noise = np.random.default_rng(1).normal(0, 3, (500, t.width)).astype(np.float32)
+    out = t.inverse(noise)
+    assert set(out["group"]) <= set(df["group"])
+    assert out["count"].between(df["count"].min(), df["count"].max()).all()
+    assert out["x"].between(df["x"].min(), df["x"].max()).all()
+    assert out["maybe"].dropna().between(df["maybe"].min(), df["maybe"].max()).all()
+
+
+def test_fitted_state_survives_json():
+    df = mixed_table()
+    t = TableTransformer().fit(df)
+    matrix = t.transform(df, np.random.default_rng(0))
+    again = TableTransformer.from_state(json.loads(json.dumps(t.state())))
+    pd.testing.assert_frame_equal(again.inverse(matrix), t.inverse(matrix))
+
+
+def test_unseen_category_is_refused():
+    df = mixed_table()
+    t = TableTransformer().fit(df)
+    bad = df.copy()
+    bad.loc[0, "group"] = "zzz"
+    with pytest.raises(GankitError, match="'zzz', a value the model never saw"):
+        t.transform(bad, np.random.default_rng(0))
+
+
+# --- training-by-sampling and the critic's penalty ---
+
+def test_condition_sampler_favours_rare_categories_and_draws_rows_that_hold_them():
+    df = mixed_table(2000)
+    t = TableTransformer().fit(df)
+    matrix = t.transform(df, np.random.default_rng(0))
+    sampler = ConditionSampler(t, matrix)
+    cond, cols, cats, rows = sampler.train_batch(20_000, np.random.default_rng(1))
+    group = [c.name for c in sampler.columns].index("group")
+    on_group = cols == group
+    share_c = (cats[on_group] == sampler.columns[group].categories.index("c")).mean()
+    assert share_c > 0.2 > (df["group"] == "c").mean()  # log-frequency: 5% of rows, about 27% of draws
+    picked = np.asarray(sampler.columns[group].categories)[cats[on_group]]
+    assert (df["group"].to_numpy()[rows[on_group]] == picked).all()
+    assert (cond.sum(1) == 1).all()
+
+
+def test_pac_gradient_penalty_of_a_linear_critic_is_known():
+    torch.manual_seed(0)
+    D = PacDiscriminator(data_dim=3, cond_dim=2, pac=4, hidden=())
+    real, fake, cond = torch.randn(8, 3), torch.randn(8, 3), torch.randn(8, 2)
+    # D is one linear layer over 4 rows of (3 data + 2 condition) values: its gradient with respect to the
+    # rows is the data part of its weights, whatever the input
+    w = D.net[0].weight.detach().reshape(4, 5)[:, :3]
+    expected = (w.norm() - 1) ** 2
+    assert pac_gradient_penalty(D, real, fake, cond).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+# --- the GAN ---
+
+def small_gan(**kw):
+    options = dict(epochs=3, batch_size=100, seed=0, lr_g=1e-3, lr_d=1e-3)
+    return TabularGAN(**{**options, **kw})
+
+
+def test_fit_learns_the_relation_between_a_category_and_a_number():
+    df = mixed_table(1000)[["group", "x"]]
+    gan = small_gan(epochs=40).fit(df, log=lambda m: None)
+    out = gan.sample(3000, seed=1)
+    means = out.groupby("group")["x"].mean()
+    assert means["a"] < -2.5 and means["b"] > 2.5  # real: -5 and +5
+    shares = out["group"].value_counts(normalize=True)
+    assert abs(shares["a"] - 0.7) < 0.1
+    assert (gan.sample(50, seed=2, condition={"group": "c"})["group"] == "c").all()
+
+
+def test_same_seed_same_table_and_save_load_round_trip(tmp_path):
+    df = mixed_table(300)
+    a = small_gan().fit(df, log=lambda m: None)
+    b = small_gan().fit(df, log=lambda m: None)
+    pd.testing.assert_frame_equal(a.sample(200, seed=5), b.sample(200, seed=5))
+    a.save(tmp_path / "t.pt")
+    loaded = TabularGAN.load(tmp_path / "t.pt")
+    pd.testing.assert_frame_equal(loaded.sample(200, seed=5), a.sample(200, seed=5))
+    assert torch.load(tmp_path / "t.pt", weights_only=True)["kind"] == "tabular"
+
+
+def test_an_all_numeric_table_trains_without_conditions():
+    df = mixed_table(300)[["x", "count"]]
+    out = small_gan(epochs=1).fit(df, log=lambda m: None).sample(100, seed=0)
+    assert list(out.columns) == ["x", "count"] and out["count"].dtype == np.int64
+
+
+def test_an_image_checkpoint_is_not_a_tabular_model(tmp_path):
+    checkpoint.save(tmp_path / "img.pt", {"generator": {}, "config": {}})
+    with pytest.raises(GankitError, match="image GAN, not a tabular one"):
+        TabularGAN.load(tmp_path / "img.pt")
+
+
+def test_bad_options_and_conditions_are_refused():
+    with pytest.raises(GankitError, match="not a multiple of pac"):
+        TabularGAN(batch_size=55)
+    gan = small_gan(epochs=1).fit(mixed_table(200), log=lambda m: None)
+    with pytest.raises(GankitError, match="has no value 'zzz'"):
+        gan.sample(5, condition={"group": "zzz"})
+    with pytest.raises(GankitError, match="use a discrete column"):
+        gan.sample(5, condition={"x": 1})
+
+
+# --- command line ---
+
+@pytest.fixture
+def table_csv(tmp_path):
+    path = tmp_path / "t.csv"
+    mixed_table(300).drop(columns=["when"]).to_csv(path, index=False)
+    return path
+
+
+def test_train_sample_resume_and_evaluate_from_the_command_line(tmp_path, table_csv, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--dataset", f"csv:{table_csv}", "--batch-size", "100", "--lr", "1e-3", "--run-dir", str(run)]
+    assert main([*args, "--epochs", "2", "--target", "flag"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["kind"] == "tabular" and config["target"] == "flag" and config["options"]["epochs"] == 2
+    assert main(["train", "--run-dir", str(run), "--resume", "--epochs", "3"]) == 0
+    assert len(pd.read_csv(run / "history.csv")) == 3
+    # resuming equals training straight through
+    straight = tmp_path / "straight"
+    assert main([*args[:-1], str(straight), "--epochs", "3", "--target", "flag"]) == 0
+    out_a, out_b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["sample", str(run), "-n", "100", "--seed", "3", "--out", str(out_a)]) == 0
+    assert main(["sample", str(straight), "-n", "100", "--seed", "3", "--out", str(out_b)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out_a), pd.read_csv(out_b))
+    assert list(pd.read_csv(out_a).columns) == list(pd.read_csv(table_csv).columns)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0 <= report["column_shape"]["mean"] <= 1 and report["rows"]["synthetic"] == 300
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"a,b\n", "has a header but no rows"),
+    (bytes(range(256)), "not a CSV file"),
+])
+def test_bad_csv_files_are_one_line_errors(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    assert main(["train", "--dataset", f"csv:{path}", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--target", "nope"], "--target 'nope' is not a column"),
+    (["--model", "dcgan"], "--model does not apply to tabular data"),
+    (["--column-kind", "x"], "is not COLUMN=KIND"),
+])
+def test_bad_tabular_options_are_one_line_errors(tmp_path, table_csv, capsys, flags, message):
+    assert main(["train", "--dataset", f"csv:{table_csv}", "--run-dir", str(tmp_path / "r"), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_existing_run_is_not_overwritten(tmp_path, table_csv, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "keep.txt").write_text("mine")
+    assert main(["train", "--dataset", f"csv:{table_csv}", "--run-dir", str(run), "--epochs", "1"]) == 2
+    assert (run / "keep.txt").read_text() == "mine"
+
+
+def test_conditional_sampling_from_the_command_line(tmp_path, table_csv, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"csv:{table_csv}", "--run-dir", str(run), "--epochs", "1",
+                 "--batch-size", "100"]) == 0
+    out = tmp_path / "b.csv"
+    assert main(["sample", str(run), "-n", "20", "--out", str(out), "--condition", "group=b"]) == 0
+    assert (pd.read_csv(out)["group"] == "b").all()
+    assert main(["sample", str(run), "-n", "20", "--out", str(tmp_path / "x.png")]) == 2
+    assert math.isfinite(len(pd.read_csv(out)))
