@@ -92,6 +92,23 @@ def test_fitted_state_survives_json():
     pd.testing.assert_frame_equal(again.inverse(matrix), t.inverse(matrix))
 
 
+@pytest.mark.parametrize("loader", ["load_iris", "load_wine", "load_diabetes"])
+def test_scikit_learn_tables_round_trip_and_sample_in_their_dtypes(loader):
+    import sklearn.datasets
+
+    df = getattr(sklearn.datasets, loader)(as_frame=True).frame
+    t = TableTransformer().fit(df)
+    back = t.inverse(t.transform(df, np.random.default_rng(0)))
+    assert dict(back.dtypes) == dict(df.dtypes)
+    assert np.allclose(back.to_numpy(dtype=float), df.to_numpy(dtype=float), atol=1e-3 * df.abs().max().max())
+    out = small_gan(epochs=1).fit(df, log=lambda m: None).sample(200, seed=0)
+    assert dict(out.dtypes) == dict(df.dtypes)
+    for column in df.columns:
+        assert out[column].between(df[column].min(), df[column].max()).all()
+        if t.coders[list(df.columns).index(column)].kind == "categorical":
+            assert set(out[column]) <= set(df[column])
+
+
 def test_unseen_category_is_refused():
     df = mixed_table()
     t = TableTransformer().fit(df)
