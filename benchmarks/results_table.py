@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gankit  # noqa: E402
+from benchmarks.train_speed import cpu_name  # noqa: E402
 from gankit.evaluate import evaluate  # noqa: E402
 from gankit.io import write_text  # noqa: E402
 
@@ -68,16 +68,6 @@ def _fmt(v) -> str:
     return f"{v:.3g}" if abs(v) < 1 else f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
@@ -96,7 +86,7 @@ def main() -> None:
         r = rows[-1]
         print(f"{dataset} {preset}: {r['epochs']} epochs, FID {r['metrics']['fid']:.1f} "
               f"(floor {r['floor']['fid']:.2f})", flush=True)
-        out = {"machine": _cpu_name(), "threads": torch.get_num_threads(),
+        out = {"machine": cpu_name(), "threads": torch.get_num_threads(),
                "torch": torch.__version__, "minutes": a.minutes, "seed": a.seed, "rows": rows}
         write_text(a.out, json.dumps(out, indent=1) + "\n")  # after every row: a cut-off run keeps its rows
     print(markdown(rows))

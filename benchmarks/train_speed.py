@@ -238,7 +238,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = mnist_dir(args.data, Path(tmp))
-        machine = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        machine = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
                    "threads": torch.get_num_threads(), "torch": torch.__version__,
                    "matmul_gflops_fp32": matmul_gflops(device, torch.float32),
                    "matmul_gflops_bf16": matmul_gflops(device, torch.bfloat16)}
@@ -284,7 +284,7 @@ def print_table(result: dict) -> None:
               f"({m['gankit'] / m['tutorial'] - 1:+.0%})")
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -19,14 +19,6 @@ from gankit.tabular.columns import TableTransformer, infer_kinds
 from gankit.tabular.model import ConditionSampler, PacDiscriminator, pac_gradient_penalty
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def mixed_table(n=600, seed=0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     group = rng.choice(["a", "b", "c"], n, p=[0.7, 0.25, 0.05])
