@@ -111,9 +111,10 @@ def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     from gankit.tabular import run as tabular_run
 
     given = {k for k in flags if k not in {"dataset", "target", "column_kind", "data_dir", "progress", "lr"}}
-    for name in sorted(given - TABLE_FLAGS) + (["preset"] if hasattr(args, "preset") else []) \
-            + (["config"] if args.config else []):
-        raise GankitError(f"--{name.replace('_', '-')} does not apply to tabular data: its options are "
+    refused = sorted(given - TABLE_FLAGS) + (["preset"] if hasattr(args, "preset") else []) \
+        + (["config"] if args.config else [])
+    if refused:
+        raise GankitError(f"--{refused[0].replace('_', '-')} does not apply to tabular data: its options are "
                           f"{', '.join('--' + f.replace('_', '-') for f in sorted(TABLE_FLAGS | {'lr'}))}")
     options = {k: flags[k] for k in given}
     if "lr" in flags:

@@ -62,7 +62,11 @@ def write_labelled(run_dir: str | Path, per_class: int, out: str | Path, *, seed
         agree = _classifier_agrees(images, labels, g.config.dataset, device)
         dropped_by_class = torch.bincount(labels[~agree], minlength=g.num_classes).tolist()
         images, labels = images[agree], labels[agree]
-    (_write_npz if out.suffix == ".npz" else _write_folder)(out, images.numpy(), labels.numpy(), g.num_classes, force)
+    if out.suffix == ".npz":
+        with atomic_path(out) as tmp:
+            np.savez(tmp, images=images.numpy(), labels=labels.numpy())
+    else:
+        _write_folder(out, images.numpy(), labels.numpy(), g.num_classes, force)
     return LabelledReport(out, per_class, len(labels), sum(dropped_by_class), dropped_by_class)
 
 
@@ -73,11 +77,6 @@ def _classifier_agrees(images: torch.Tensor, labels: torch.Tensor, dataset: str,
         raise GankitError(f"no domain classifier ships for {dataset} (only {', '.join(SHA256)}): leave out --filter")
     _, probs = load_domain_classifier(dataset, "cpu" if device == "auto" else device).extract(images)
     return probs.argmax(1) == labels
-
-
-def _write_npz(out: Path, images: np.ndarray, labels: np.ndarray, num_classes: int, force: bool) -> None:
-    with atomic_path(out) as tmp:
-        np.savez(tmp, images=images, labels=labels)
 
 
 def _write_folder(out: Path, images: np.ndarray, labels: np.ndarray, num_classes: int, force: bool) -> None:

@@ -199,15 +199,17 @@ class TableTransformer:
         return t
 
 
-def check_table(df: pd.DataFrame) -> None:
+def check_table(df: pd.DataFrame, name: str = "the table") -> None:
+    """A one-line GankitError unless `df` is a DataFrame with rows, columns and unique column names."""
     if not isinstance(df, pd.DataFrame):
-        raise GankitError(f"expected a pandas DataFrame, got {type(df).__name__}: read the file with pandas.read_csv")
-    if df.shape[1] == 0:
-        raise GankitError("the table has no columns: give a CSV with a header row and data rows")
-    if len(df) == 0:
-        raise GankitError("the table has a header but no rows: give a CSV with data rows")
-    if df.columns.duplicated().any():
-        raise GankitError(f"the table repeats column names {list(df.columns[df.columns.duplicated()])}: rename them")
+        raise GankitError(f"{name} is a {type(df).__name__}, not a pandas DataFrame: pass a DataFrame "
+                          "(pandas.read_csv gives one)")
+    if df.shape[1] == 0 or len(df) == 0:
+        raise GankitError(f"{name} is empty ({len(df)} rows, {df.shape[1]} columns): give a table with a header "
+                          "row and data rows")
+    if df.columns.has_duplicates:
+        repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise GankitError(f"{name} repeats column names {repeated}: rename them so each is unique")
 
 
 def _fit_modes(x: np.ndarray, seed: int) -> tuple[list[float], list[float], list[float]]:

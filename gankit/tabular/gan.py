@@ -25,7 +25,7 @@ import torch
 
 from gankit import checkpoint
 from gankit.errors import GankitError
-from gankit.tabular.columns import TableTransformer, check_table
+from gankit.tabular.columns import TableTransformer
 from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, pac_gradient_penalty
 
 Log = Callable[[str], None]
@@ -83,7 +83,6 @@ class TabularGAN:
         """Train on `df`. `state` (from `training_state()`) resumes a run; `on_epoch` is called after each epoch
         with the model and the training state (for checkpoints)."""
         cfg = self.config
-        check_table(df)
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         start = time.monotonic()

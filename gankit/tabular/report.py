@@ -40,6 +40,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from gankit.errors import GankitError
+from gankit.tabular.columns import check_table
 
 NUMERIC, DISCRETE = "numeric", "discrete"
 MISSING = "<missing>"  # the category a missing discrete value becomes
@@ -101,25 +102,13 @@ def evaluate_table(real: pd.DataFrame, synthetic: pd.DataFrame, *, real_test: pd
 
 def _checked_tables(real, synthetic, real_test):
     """The three tables with real's column order, or a GankitError naming what is wrong with them."""
-    _check_table(real, "real")
-    _check_table(synthetic, "synthetic")
+    check_table(real, "the real table")
+    check_table(synthetic, "the synthetic table")
     synthetic = _same_columns(real, synthetic, "synthetic")
     if real_test is not None:
-        _check_table(real_test, "real_test")
+        check_table(real_test, "the real_test table")
         real_test = _same_columns(real, real_test, "real_test")
     return real, synthetic, real_test
-
-
-def _check_table(frame, name: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise GankitError(f"the {name} table is a {type(frame).__name__}, not a pandas DataFrame: "
-                          f"pass a DataFrame (pd.read_csv(...) gives one)")
-    if frame.shape[1] == 0 or len(frame) == 0:
-        raise GankitError(f"the {name} table is empty ({len(frame)} rows, {frame.shape[1]} columns): "
-                          f"pass a table with rows and columns")
-    if frame.columns.has_duplicates:
-        dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
-        raise GankitError(f"the {name} table repeats column names {_names(dup)}: rename them so each is unique")
 
 
 def _same_columns(real: pd.DataFrame, other: pd.DataFrame, name: str) -> pd.DataFrame:
