@@ -7,7 +7,8 @@ For each (data set, preset): `gankit.train(preset, dataset=..., minutes=M)` in r
 `gankit.evaluate` of its last checkpoint (EMA weights where the preset keeps them) with the domain features,
 10,000 samples against the 10,000 test images, beside the real-data floor. The seed preset runs for the same
 budget as the contrast. Prints the expected duration first; writes a markdown table to stdout and every
-score (floor included) to --out as JSON. Run it alone: training is timed by the wall clock, so anything else
+score (floor included) to --out as JSON. Rows already in --out for other (data set, preset) pairs at the same
+budget are kept, each with the date it was measured, so one row can be redone alone. Run it alone: training is timed by the wall clock, so anything else
 on the machine costs the presets epochs.
 """
 
@@ -29,6 +30,7 @@ from gankit.evaluate import evaluate  # noqa: E402
 from gankit.io import write_text  # noqa: E402
 
 COLUMNS = ("fid", "kid", "precision", "recall", "classes_covered", "label_accuracy", "class_fid")
+PRESET_ORDER = ("seed", "best", "best-cond")
 OVERHEAD_MINUTES = 2.0  # data loading, the last checkpoint, sampling and scoring 10k images, per row
 
 
@@ -71,7 +73,7 @@ def _fmt(v) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
-    p.add_argument("--presets", nargs="+", default=["seed", "best", "best-cond"])
+    p.add_argument("--presets", nargs="+", default=list(PRESET_ORDER))
     p.add_argument("--minutes", type=float, default=15.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", default="runs/results-table", help="where the runs are written (overwritten)")
@@ -80,16 +82,33 @@ def main() -> None:
     pairs = [(d, pr) for d in a.datasets for pr in a.presets]
     expected = len(pairs) * (a.minutes + OVERHEAD_MINUTES)
     print(f"{len(pairs)} runs of {a.minutes:g} minutes: expect about {expected:.0f} minutes in all", flush=True)
-    rows = []
+    rows = kept_rows(Path(a.out), pairs, a.minutes)
     for dataset, preset in pairs:
-        rows.append(run_row(dataset, preset, a.minutes, Path(a.root), a.seed))
-        r = rows[-1]
+        r = {**run_row(dataset, preset, a.minutes, Path(a.root), a.seed), "measured": time.strftime("%Y-%m-%d")}
+        rows.append(r)
         print(f"{dataset} {preset}: {r['epochs']} epochs, FID {r['metrics']['fid']:.1f} "
               f"(floor {r['floor']['fid']:.2f})", flush=True)
         out = {"machine": cpu_name(), "threads": torch.get_num_threads(),
-               "torch": torch.__version__, "minutes": a.minutes, "seed": a.seed, "rows": rows}
+               "torch": torch.__version__, "minutes": a.minutes, "seed": a.seed, "rows": _ordered(rows)}
         write_text(a.out, json.dumps(out, indent=1) + "\n")  # after every row: a cut-off run keeps its rows
-    print(markdown(rows))
+    print(markdown(_ordered(rows)))
+
+
+def kept_rows(path: Path, pairs: list[tuple[str, str]], minutes: float) -> list[dict]:
+    """The rows of an earlier run of this script that this one does not redo, so the table can be updated a
+    row at a time; none when the budget differs (rows of other budgets do not compare)."""
+    if not path.is_file():
+        return []
+    old = json.loads(path.read_text())
+    if old.get("minutes") != minutes:
+        return []
+    return [r for r in old["rows"] if (r["dataset"], r["preset"]) not in pairs]
+
+
+def _ordered(rows: list[dict]) -> list[dict]:
+    presets = list(PRESET_ORDER)
+    return sorted(rows, key=lambda r: (r["dataset"] != "mnist", r["dataset"],
+                                       presets.index(r["preset"]) if r["preset"] in presets else len(presets)))
 
 
 if __name__ == "__main__":

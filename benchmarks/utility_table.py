@@ -3,6 +3,7 @@
     python benchmarks/utility_table.py                        # MNIST: 4 budgets x 3 seeds, 5-minute GANs (hours)
     python benchmarks/utility_table.py --datasets mnist fashion-mnist
     python benchmarks/utility_table.py --tos-only --tos-run runs/results-table/mnist-best-cond
+    python benchmarks/utility_table.py --budgets 10 50 --tos-run runs/results-table/mnist-best-cond   # ~45 min
 
 Two parts, both printed and written to --out:
 1. `gankit utility`'s experiment (gankit/utility.py) with its defaults: real budgets 10, 50, 100 and 500 per
@@ -58,9 +59,12 @@ def main() -> None:
     p.add_argument("--tos-minutes", type=float, default=15.0)
     p.add_argument("--tos-steps", type=int, default=6000, help="classifier steps for part 2 (about 6 epochs of 60k)")
     p.add_argument("--tos-only", action="store_true", help="skip part 1")
+    p.add_argument("--budgets", type=int, nargs="+", default=None, help="part 1's real budgets (default 10 50 100 500)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="part 1's seeds (default 0 1 2)")
     p.add_argument("--out", default="benchmarks/results/utility")
     a = p.parse_args()
-    cfg = UtilityConfig()
+    chosen = {k: tuple(v) for k, v in dict(budgets=a.budgets, seeds=a.seeds).items() if v is not None}
+    cfg = UtilityConfig(**chosen)
     per_dataset = 0 if a.tos_only else len(cfg.seeds) * len(cfg.budgets) * (cfg.gan_minutes + CLASSIFIER_MINUTES)
     tos = (0 if a.tos_run else a.tos_minutes + 1) + 3 * a.tos_steps / 2000
     print(f"expect about {len(a.datasets) * (per_dataset + tos):.0f} minutes", flush=True)
@@ -68,7 +72,7 @@ def main() -> None:
     for dataset in a.datasets:
         out = Path(a.out) / dataset
         if not a.tos_only:
-            result = run_utility(UtilityConfig(dataset=dataset), out)
+            result = run_utility(UtilityConfig(dataset=dataset, **chosen), out, runs_dir=Path("runs/utility") / dataset)
             print(result.markdown(), flush=True)
         results[dataset] = train_on_synthetic(dataset, a.tos_run if len(a.datasets) == 1 else None,
                                               a.tos_minutes, a.tos_steps)

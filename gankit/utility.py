@@ -187,8 +187,12 @@ def _word(verdict: bool | None) -> str:
     return "n/a (one seed)" if verdict is None else "yes" if verdict else "no"
 
 
-def run_utility(cfg: UtilityConfig, out_dir: str | Path, log: Log = print) -> UtilityResult:
+def run_utility(cfg: UtilityConfig, out_dir: str | Path, log: Log = print,
+                runs_dir: str | Path | None = None) -> UtilityResult:
+    """The report goes to `out_dir`; each GAN's run (with its budget.npz and indices.json) to `runs_dir`,
+    by default `out_dir` too."""
     out_dir = Path(out_dir)
+    runs_dir = Path(runs_dir) if runs_dir is not None else out_dir
     train_set = data.load_images(cfg.dataset, cfg.data_dir, log=log)
     test_set = data.load_images(cfg.dataset, cfg.data_dir, split="test", limit=cfg.test_limit, log=log)
     if train_set.labels is None:
@@ -199,7 +203,7 @@ def run_utility(cfg: UtilityConfig, out_dir: str | Path, log: Log = print) -> Ut
             start = time.monotonic()
             idx = budget_indices(train_set.labels, budget, seed)
             real = (train_set.images[idx], train_set.labels[idx])
-            arm_dir = out_dir / f"seed{seed}-budget{budget}"
+            arm_dir = runs_dir / f"seed{seed}-budget{budget}"
             run = train_budget_gan(*real, arm_dir, cfg.gan_minutes, seed, log)
             write_text(arm_dir / "indices.json", json.dumps(idx.tolist()) + "\n")
             synth = synthetic_set(run, cfg.synthetic_per_class, seed)

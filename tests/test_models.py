@@ -66,9 +66,9 @@ def test_build_keeps_its_positional_call_sites():
 def test_build_for_takes_the_configs_width_and_d_norm():
     cfg = dataclasses.replace(preset_config("seed"), model="dcgan", z_dim=Z, width=8, d_norm="spectral")
     G, D = models.build_for(cfg, (1, 28, 28), 10)
-    assert G.embed.num_embeddings == 10 and D.norm == "spectral" and D.net[0].out_channels == 8
+    assert G.net[0].gain.num_embeddings == 10 and D.norm == "spectral" and D.net[0].out_channels == 8
     G, D = models.build_for(dataclasses.replace(cfg, width=None, d_norm=None), (1, 28, 28))
-    assert D.norm == "batch" and D.net[0].out_channels == 64 and G.embed is None  # the model's defaults
+    assert D.norm == "batch" and D.net[0].out_channels == 64 and G.num_classes == 0  # the model's defaults
     G, D = models.build_for(preset_config("seed"), (1, 28, 28))
     assert isinstance(G, mlp.Generator) and isinstance(D, mlp.Discriminator)
 
@@ -121,11 +121,32 @@ def test_dcgan_init_statistics():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and module.weight.numel() > 10_000:
             assert abs(module.weight.std().item() - 0.02) < 0.001, name
             assert abs(module.weight.mean().item()) < 0.001, name
-        if isinstance(module, nn.BatchNorm2d):
+        if isinstance(module, nn.BatchNorm2d) and module.affine:
             assert abs(module.weight.mean().item() - 1) < 0.01 and 0.01 < module.weight.std().item() < 0.03, name
-        if getattr(module, "bias", None) is not None:
+        if isinstance(module, dcgan.ConditionalBatchNorm2d):  # the DCGAN's batch-norm init, for each class
+            gain = module.gain.weight
+            assert abs(gain.mean().item() - 1) < 0.01 and 0.01 < gain.std().item() < 0.03, name
+            assert torch.all(module.bias.weight == 0), name
+        elif isinstance(getattr(module, "bias", None), torch.Tensor):
             assert torch.all(module.bias == 0), name
     assert abs(D.embed.weight.std().item() - 0.02) < 0.002  # the projection starts on the linear term's scale
+    assert any(isinstance(m, nn.BatchNorm2d) and m.affine for m in models.build("dcgan", (1, 28, 28), 100)[0].modules())
+
+
+def test_conditional_dcgan_generator_takes_the_label_at_every_batch_norm():
+    torch.manual_seed(0)
+    G, _ = models.build("dcgan", (1, 28, 28), Z, 3, width=8)
+    norms = [m for m in G.modules() if isinstance(m, dcgan.ConditionalBatchNorm2d)]
+    assert len(norms) == 2 and not any(isinstance(m, nn.Embedding) and m.embedding_dim > 64 for m in G.modules())
+    with torch.no_grad():  # class 1's last batch norm switches every feature off: its images no longer depend on z
+        norms[-1].gain.weight[1] = 0
+        norms[-1].bias.weight[1] = 0
+    z = torch.randn(6, Z)
+    out = G(z, torch.tensor([0, 0, 0, 1, 1, 1]))  # batch statistics: activations on their training scale
+    assert torch.allclose(out[3], out[4]) and torch.allclose(out[4], out[5])
+    assert (out[0] - out[1]).abs().max() > 1e-2  # class 0 still follows z
+    other = G(z, torch.tensor([2, 0, 0, 1, 1, 1]))  # same z and batch, another class in the first place
+    assert (out[0] - other[0]).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("shape", [(1, 48, 48), (3, 32, 28), (1, 16, 16), (2, 32, 32), (3, 128, 128)])

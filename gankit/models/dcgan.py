@@ -1,8 +1,9 @@
 """DCGAN (Radford et al. 2015) for 28x28, 32x32 and 64x64 images, unconditional or class-conditional.
 
-G: z [+ a label embedding] -> linear -> an s x s map (s = 7 for 28x28, 4 otherwise) -> stride-2 transposed
-convs (or, with upsample="nearest", nearest-neighbour upsampling and 3x3 convs), each doubling the side and
-halving the channels, with BatchNorm + ReLU; Tanh out.
+G: z -> linear -> an s x s map (s = 7 for 28x28, 4 otherwise) -> stride-2 transposed convs (or, with
+upsample="nearest", nearest-neighbour upsampling and 3x3 convs), each doubling the side and halving the
+channels, with BatchNorm + ReLU; Tanh out. A conditional G takes the label through every BatchNorm: each
+class has its own gain and bias (conditional batch norm, de Vries et al. 2017; as in Miyato & Koyama 2018).
 D: the mirror image, stride-2 convs with LeakyReLU(0.2); the logit is linear in the flattened last map
 (the DCGAN's final valid conv), plus the projection term <embed(y), h> when conditional (Miyato & Koyama
 2018). `norm` picks D's normalisation: BatchNorm as the DCGAN has it, none, or spectral normalisation of
@@ -23,7 +24,6 @@ SIZES = {28: 7, 32: 4, 64: 4}  # image side -> side of G's first (and D's last) 
 CHANNELS = (1, 3)
 NORMS = ("batch", "none", "spectral")
 UPSAMPLES = ("transposed", "nearest")
-LABEL_DIM = 64  # width of G's label embedding, concatenated to z
 
 
 def check_image_shape(image_shape: tuple[int, int, int]) -> int:
@@ -53,13 +53,33 @@ def up_block(c_in: int, c_out: int, upsample: str, bias: bool) -> list[nn.Module
     return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose gain and bias are looked up per class.
+
+    Concatenating a label embedding to z, this G's first design, let each class collapse to nearly one image
+    (recall 0, label accuracy 1.0): the label reached only the first linear layer. Here it scales and shifts
+    every feature map, and z alone sets where in its class a sample falls.
+    """
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.normal_(self.gain.weight, 1.0, 0.02)  # the DCGAN's batch-norm init, drawn for each class
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * self.gain(labels)[:, :, None, None] + self.bias(labels)[:, :, None, None]
+
+
 def dcgan_init(m: nn.Module) -> None:
     """The DCGAN paper's initialisation: weights N(0, 0.02), BatchNorm scales N(1, 0.02), biases 0."""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
+    elif isinstance(m, nn.BatchNorm2d) and m.affine:
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
@@ -73,23 +93,27 @@ class Generator(nn.Module):
         self.image_shape, self.z_dim, self.num_classes = tuple(image_shape), z_dim, num_classes
         self.side = SIZES[image_shape[1]]
         self.start_channels = width * 2 ** (stages - 1)
-        # Default N(0, 1) init, left as is: the label enters on the same scale as the noise it sits beside.
-        self.embed = nn.Embedding(num_classes, LABEL_DIM) if num_classes else None
-        in_dim = z_dim + (LABEL_DIM if num_classes else 0)
-        self.project = nn.Linear(in_dim, self.start_channels * self.side ** 2, bias=False)  # BN follows: no bias
-        layers: list[nn.Module] = [nn.BatchNorm2d(self.start_channels), nn.ReLU(inplace=True)]
+        self.project = nn.Linear(z_dim, self.start_channels * self.side ** 2, bias=False)  # BN follows: no bias
+
+        def batch_norm(channels: int) -> nn.Module:
+            return ConditionalBatchNorm2d(channels, num_classes) if num_classes else nn.BatchNorm2d(channels)
+
+        layers: list[nn.Module] = [batch_norm(self.start_channels), nn.ReLU(inplace=True)]
         for k in range(stages - 1, 0, -1):
             layers += [*up_block(width * 2 ** k, width * 2 ** (k - 1), upsample, bias=False),
-                       nn.BatchNorm2d(width * 2 ** (k - 1)), nn.ReLU(inplace=True)]
+                       batch_norm(width * 2 ** (k - 1)), nn.ReLU(inplace=True)]
         layers += [*up_block(width, image_shape[0], upsample, bias=True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embed is not None:
-            z = torch.cat([z, self.embed(_required(labels, "generator", self.num_classes))], dim=1)
         x = self.project(z).view(z.shape[0], self.start_channels, self.side, self.side)
-        return self.net(x)
+        if not self.num_classes:
+            return self.net(x)
+        labels = _required(labels, "generator", self.num_classes)
+        for layer in self.net:
+            x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
+        return x
 
 
 class Discriminator(nn.Module):
