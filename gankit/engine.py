@@ -92,179 +92,217 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         device = distributed.local_device(resolve_device(cfg.device))
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # NCCL and the default CUDA stream of this rank
-
     torch.manual_seed(cfg.seed)
-    dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=None if cfg.eval_every else cfg.limit,
-                               image_size=cfg.image_size, channels=cfg.channels, log=log)
-    images = dataset.images
-    evaluator = None
-    if cfg.eval_every:
-        images = periodic_eval.training_slice(images, cfg.eval_holdout, cfg.limit)
-        evaluator = periodic_eval.PeriodicEvaluator(cfg, device, log) if world.is_main else None
-        log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
-            f"{cfg.eval_holdout} training images, which are left out of training")
-    images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
-    labels, num_classes = _labels(cfg, dataset, images_kept=len(images))
-    labels = labels.to(device) if labels is not None else None
-    G, D = models.build_for(cfg, dataset.shape, num_classes)
-    G, D = G.to(device), D.to(device)
-    opt_g, opt_d = make_adam(G, cfg, device, cfg.lr_g), make_adam(D, cfg, device, cfg.lr_d)
-    ema = EMA(G, cfg.ema) if cfg.ema else None
-    data_gen = torch.Generator().manual_seed(cfg.seed)
-    fixed_noise = torch.randn(cfg.grid_size, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
-    fixed_labels = torch.arange(cfg.grid_size, device=device) % num_classes if num_classes else None
-    epoch, step, step_in_epoch, elapsed_before, best_fid = 0, 0, 0, 0.0, math.inf
-    epoch_start_rng = data_gen.get_state()
-
+    trainer = _Trainer(cfg, run_dir, device, world, log)
     if state is not None:
-        _check_same_data(state, dataset, run_dir)
-        checkpoint.load_weights(G, state["generator"], "generator", run_dir)
-        checkpoint.load_weights(D, state["discriminator"], "discriminator", run_dir)
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        checkpoint.restore_rng(state["rng"], data_gen)
-        epoch, step, step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
-        epoch_start_rng = state["rng"]["data"]
-        fixed_noise = state["fixed_noise"]
-        elapsed_before, best_fid = state.get("elapsed_s", 0.0), state.get("best_fid", math.inf)
-        if ema is not None:
-            _restore_ema(ema, state)
-        log(f"resumed {run_dir} at epoch {epoch + 1}, step {step} ({step_in_epoch} steps into the epoch)")
-    fixed_noise = fixed_noise.to(device)
-    train_step = GanStep(world.wrap(G, device), world.wrap(D, device), opt_g, opt_d, losses.get(cfg.loss),
-                         D_shared=D, ema=ema, options=StepOptions(
-                             precision=cfg.precision, compile=cfg.compile, n_critic=cfg.n_critic,
-                             gp_weight=cfg.gp_weight, r1_gamma=cfg.r1_gamma, augment=cfg.augment))
-    train_step.calls = step  # a resumed run keeps its place in the n_critic cycle
-    G_sampling = ema.module if ema is not None else G  # grids and evaluation use the EMA weights when kept
+        trainer.restore(state)
+    result = trainer.run(resumed=state is not None)
+    distributed.shutdown()
+    return result
 
-    def grid_images() -> torch.Tensor:
+
+class _Trainer:
+    """One run's data, models, optimisers and position; `run()` is the loop. Split from `train()` so each
+    part (setup, resume, one epoch, the end of an epoch, checkpoints, rollback) reads on its own."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device, world: distributed.World, log: Log):
+        self.cfg, self.run_dir, self.device, self.world, self.log = cfg, run_dir, device, world, log
+        self.dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=None if cfg.eval_every else cfg.limit,
+                                        image_size=cfg.image_size, channels=cfg.channels, log=log)
+        images = self.dataset.images
+        self.evaluator = None
+        if cfg.eval_every:
+            images = periodic_eval.training_slice(images, cfg.eval_holdout, cfg.limit)
+            self.evaluator = periodic_eval.PeriodicEvaluator(cfg, device, log) if world.is_main else None
+            log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
+                f"{cfg.eval_holdout} training images, which are left out of training")
+        self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
+        labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
+        self.labels = labels.to(device) if labels is not None else None
+        G, D = models.build_for(cfg, self.dataset.shape, self.num_classes)
+        self.G, self.D = G.to(device), D.to(device)
+        self.opt_g, self.opt_d = make_adam(self.G, cfg, device, cfg.lr_g), make_adam(self.D, cfg, device, cfg.lr_d)
+        self.ema = EMA(self.G, cfg.ema) if cfg.ema else None
+        self.G_sampling = self.ema.module if self.ema is not None else self.G  # grids and evaluation use EMA weights
+        self.data_gen = torch.Generator().manual_seed(cfg.seed)
+        self.fixed_noise = torch.randn(cfg.grid_size, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 1))
+        self.fixed_labels = torch.arange(cfg.grid_size, device=device) % self.num_classes if self.num_classes else None
+        self.epoch, self.step, self.step_in_epoch, self.elapsed_before, self.best_fid = 0, 0, 0, 0.0, math.inf
+        self.epoch_start_rng = self.data_gen.get_state()
+        self.lr_scale = 1.0
+        self.start = time.monotonic()
+
+    def restore(self, state: dict) -> None:
+        """Continue from a checkpoint: weights, optimisers, RNG and the place in the epoch."""
+        _check_same_data(state, self.dataset, self.run_dir)
+        checkpoint.load_weights(self.G, state["generator"], "generator", self.run_dir)
+        checkpoint.load_weights(self.D, state["discriminator"], "discriminator", self.run_dir)
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        checkpoint.restore_rng(state["rng"], self.data_gen)
+        self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
+        self.epoch_start_rng = state["rng"]["data"]
+        self.fixed_noise = state["fixed_noise"]
+        self.elapsed_before, self.best_fid = state.get("elapsed_s", 0.0), state.get("best_fid", math.inf)
+        if self.ema is not None:
+            _restore_ema(self.ema, state)
+        self.log(f"resumed {self.run_dir} at epoch {self.epoch + 1}, step {self.step} "
+                 f"({self.step_in_epoch} steps into the epoch)")
+
+    def run(self, resumed: bool) -> RunResult:
+        cfg, world = self.cfg, self.world
+        self.fixed_noise = self.fixed_noise.to(self.device)
+        self.train_step = GanStep(world.wrap(self.G, self.device), world.wrap(self.D, self.device), self.opt_g,
+                                  self.opt_d, losses.get(cfg.loss), D_shared=self.D, ema=self.ema, options=StepOptions(
+                                      precision=cfg.precision, compile=cfg.compile, n_critic=cfg.n_critic,
+                                      gp_weight=cfg.gp_weight, r1_gamma=cfg.r1_gamma, augment=cfg.augment))
+        self.train_step.calls = self.step  # a resumed run keeps its place in the n_critic cycle
+        self.runlog = RunLog(self.run_dir, cfg.to_json(), cfg.tensorboard,
+                             resumed_step=self.step if resumed else None) if world.is_main else None
+        n, batch = len(self.images), cfg.batch_size
+        # Under torchrun the last, partial batch is dropped: it would not split evenly among the ranks.
+        self.steps_per_epoch = n // batch if world.distributed else math.ceil(n / batch)
+        if self.steps_per_epoch == 0:
+            raise GankitError(f"{n} images make no full batch of {batch} under torchrun: use a smaller "
+                              "--batch-size or more data (--limit)")
+        self._log_start(n)
+        self.start = time.monotonic()
+        self.deadline = self.start + cfg.minutes * 60 if cfg.minutes else math.inf
+        self.health = HealthMonitor(self.log, watch_d_wins=cfg.loss.startswith("bce"))
+        self.steps_run, stopped_by, self.epoch_stats = 0, "epochs", {}
+        if cfg.on_divergence == "rollback" and not resumed:
+            self.save_checkpoint()  # something to roll back to before the first epoch ends
+        with _stop_on_signal() as stop_requested:
+            while self.epoch < cfg.epochs and stopped_by == "epochs":
+                stopped_by = self.train_epoch(stop_requested)
+                if self.step_in_epoch == self.steps_per_epoch:
+                    self.end_epoch()
+                self.save_checkpoint()
+        self._finish(stopped_by)
+        return RunResult(self.run_dir, self.epoch, self.step, self.steps_run, stopped_by, self.epoch_stats)
+
+    def train_epoch(self, stop_requested: Callable[[], bool]) -> str:
+        """The tutorial's loop over batches, from where the epoch stands; returns what stopped it."""
+        cfg, world = self.cfg, self.world
+        # The permutation is a function of the RNG state at the epoch's start, so a resume mid-epoch
+        # draws the same batches the uninterrupted run would have.
+        self.data_gen.set_state(self.epoch_start_rng)
+        perm = torch.randperm(len(self.images), generator=self.data_gen).to(self.device)
+        self.meter = _Meter(self.device, world, cfg.batch_size)
+        bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                   disable=not (cfg.progress and world.is_main), leave=False, dynamic_ncols=True)
+        stopped_by = "epochs"
+        while self.step_in_epoch < self.steps_per_epoch:
+            self.meter.add(self.train_step(*draw_batch(self.images, perm, self.step_in_epoch, cfg.batch_size,
+                                                       cfg.z_dim, world, self.labels)))
+            self.step, self.step_in_epoch, self.steps_run = self.step + 1, self.step_in_epoch + 1, self.steps_run + 1
+            at_log_point = self.step % cfg.log_every == 0 or self.step_in_epoch == self.steps_per_epoch
+            if at_log_point:
+                row = self.meter.flush()
+                if self.health.diverged(row, self.step) and cfg.on_divergence == "rollback":
+                    self.rollback()  # so no checkpoint is ever written from diverged weights
+                if self.runlog:
+                    self.runlog.step_row({"step": self.step, "epoch": self.epoch + 1, **row})
+                bar.set_postfix_str(_postfix(row, self.meter.images_per_s()), refresh=False)
+                bar.update(self.step_in_epoch - bar.n)
+            # Ranks must stop at the same step: under torchrun they agree at log points only.
+            if at_log_point or not world.distributed:
+                stopped_by = _stop_reason(world.any(stop_requested(), self.device),
+                                          world.any(time.monotonic() > self.deadline, self.device))
+            if stopped_by != "epochs":
+                break
+        bar.close()
+        return stopped_by
+
+    def end_epoch(self) -> None:
+        """Move to the next epoch; score, log and draw the grid of the one just finished."""
+        self.epoch, self.step_in_epoch, self.epoch_start_rng = self.epoch + 1, 0, self.data_gen.get_state()
+        stats = self.meter.epoch_means()
+        stats.update(epoch=self.epoch, step=self.step, images_per_s=self.meter.images_per_s(),
+                     seconds=self.meter.seconds(), elapsed_s=self.elapsed_before + time.monotonic() - self.start)
+        new_best = False
+        if self.evaluator and self.evaluator.due(self.epoch):
+            scores = self.evaluator.score(self.G_sampling, self.num_classes)
+            stats.update(scores)
+            new_best = scores["fid"] < self.best_fid
+            self.best_fid = min(self.best_fid, scores["fid"])
+            self.health.check_classes(scores["classes_covered"], self.epoch)
+            self.log(f"  validation: FID {scores['fid']:.3f}, KID {scores['kid']:.5g}, precision "
+                     f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, classes "
+                     f"{scores['classes_covered']:.0f}"
+                     + (f", label accuracy {scores['label_accuracy']:.3f}" if 'label_accuracy' in scores else "")
+                     + ("  (best so far: saved checkpoints/best.pt)" if new_best else ""))
+        if self.runlog:
+            self.runlog.epoch_row(stats)
+            self.runlog.grid(self.grid_images(), self.epoch)
+        self.log(_epoch_line(self.epoch, self.cfg.epochs, stats))
+        self.epoch_stats = stats
+        if new_best:
+            self.save_checkpoint("best")
+
+    def grid_images(self) -> torch.Tensor:
         with torch.no_grad():
-            G_sampling.eval()
-            images = G_sampling(fixed_noise) if fixed_labels is None else G_sampling(fixed_noise, fixed_labels)
-            G.train()
+            self.G_sampling.eval()
+            images = self.G_sampling(self.fixed_noise) if self.fixed_labels is None \
+                else self.G_sampling(self.fixed_noise, self.fixed_labels)
+            self.G.train()
             return images
 
-    runlog = RunLog(run_dir, cfg.to_json(), cfg.tensorboard, resumed_step=step if state is not None else None) \
-        if world.is_main else None
-    n, batch = len(images), cfg.batch_size
-    # Under torchrun the last, partial batch is dropped: it would not split evenly among the ranks.
-    steps_per_epoch = n // batch if world.distributed else math.ceil(n / batch)
-    if steps_per_epoch == 0:
-        raise GankitError(f"{n} images make no full batch of {batch} under torchrun: use a smaller --batch-size "
-                          "or more data (--limit)")
-    log(f"training {cfg.model} GAN on {cfg.dataset}: {n} images {tuple(dataset.shape)}, batch {batch}, "
-        f"{steps_per_epoch} steps per epoch, device {device}, run directory {run_dir}")
-    if world.distributed:
-        log(f"data-parallel over {world.size} processes ({torch.distributed.get_backend()}): effective batch "
-            f"{batch} = {world.size} x {batch // world.size}, learning rates G {cfg.lr_g or cfg.lr:g}, D {cfg.lr_d or cfg.lr:g} "
-            "(as given, not scaled)")
-
-    start = time.monotonic()
-
-    def save_checkpoint(name: str = "last") -> None:
+    def save_checkpoint(self, name: str = "last") -> None:
         """Rank 0 writes; "last" is saved by every rank's loop at the same point, so the ranks meet there."""
-        if world.is_main:
-            checkpoint.save(run_dir / "checkpoints" / f"{name}.pt", {
-                "config": cfg.to_dict(), "image_shape": list(dataset.shape), "num_classes": num_classes,
-                "generator": G.state_dict(), "discriminator": D.state_dict(),
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                "epoch": epoch, "step": step, "step_in_epoch": step_in_epoch,
-                "rng": {**checkpoint.rng_state(data_gen), "data": epoch_start_rng}, "fixed_noise": fixed_noise.cpu(),
-                "elapsed_s": elapsed_before + time.monotonic() - start, "best_fid": best_fid,
-                **(_ema_entries(ema) if ema else {}),
+        if self.world.is_main:
+            checkpoint.save(self.run_dir / "checkpoints" / f"{name}.pt", {
+                "config": self.cfg.to_dict(), "image_shape": list(self.dataset.shape),
+                "num_classes": self.num_classes, "generator": self.G.state_dict(),
+                "discriminator": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "epoch": self.epoch, "step": self.step,
+                "step_in_epoch": self.step_in_epoch,
+                "rng": {**checkpoint.rng_state(self.data_gen), "data": self.epoch_start_rng},
+                "fixed_noise": self.fixed_noise.cpu(),
+                "elapsed_s": self.elapsed_before + time.monotonic() - self.start, "best_fid": self.best_fid,
+                **(_ema_entries(self.ema) if self.ema else {}),
             })
         if name == "last":
-            world.barrier()
+            self.world.barrier()
 
-    health = HealthMonitor(log, watch_d_wins=cfg.loss.startswith("bce"))
-    lr_scale = [1.0]
-
-    def rollback() -> None:
+    def rollback(self) -> None:
         """The last checkpoint's weights and optimiser states, at half the learning rates; position kept."""
-        saved = checkpoint.load(run_dir / "checkpoints" / "last.pt")
-        G.load_state_dict(saved["generator"])
-        D.load_state_dict(saved["discriminator"])
-        opt_g.load_state_dict(saved["opt_g"])
-        opt_d.load_state_dict(saved["opt_d"])
-        if ema is not None:
-            _restore_ema(ema, saved)
-        lr_scale[0] /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
-        for opt, base in ((opt_g, cfg.lr_g or cfg.lr), (opt_d, cfg.lr_d or cfg.lr)):
+        saved = checkpoint.load(self.run_dir / "checkpoints" / "last.pt")
+        self.G.load_state_dict(saved["generator"])
+        self.D.load_state_dict(saved["discriminator"])
+        self.opt_g.load_state_dict(saved["opt_g"])
+        self.opt_d.load_state_dict(saved["opt_d"])
+        if self.ema is not None:
+            _restore_ema(self.ema, saved)
+        self.lr_scale /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
+        for opt, base in ((self.opt_g, self.cfg.lr_g or self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
             for group in opt.param_groups:
-                group["lr"] = base * lr_scale[0]
-        train_step.g_loss.zero_()
-        log(f"rolled back to the weights of epoch {saved['epoch']}, step {saved['step']}; learning rates halved to "
-            f"G {opt_g.param_groups[0]['lr']:.3g}, D {opt_d.param_groups[0]['lr']:.3g}")
+                group["lr"] = base * self.lr_scale
+        self.train_step.g_loss.zero_()
+        self.log(f"rolled back to the weights of epoch {saved['epoch']}, step {saved['step']}; learning rates "
+                 f"halved to G {self.opt_g.param_groups[0]['lr']:.3g}, D {self.opt_d.param_groups[0]['lr']:.3g}")
 
-    deadline = start + cfg.minutes * 60 if cfg.minutes else math.inf
-    steps_run, stopped_by, epoch_stats = 0, "epochs", {}
-    if cfg.on_divergence == "rollback" and state is None:
-        save_checkpoint()  # something to roll back to before the first epoch ends
-    with _stop_on_signal() as stop_requested:
-        while epoch < cfg.epochs and stopped_by == "epochs":
-            # The permutation is a function of the RNG state at the epoch's start, so a resume mid-epoch
-            # draws the same batches the uninterrupted run would have.
-            data_gen.set_state(epoch_start_rng)
-            perm = torch.randperm(n, generator=data_gen).to(device)
-            meter = _Meter(device, world, batch)
-            bar = tqdm(total=steps_per_epoch, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       disable=not (cfg.progress and world.is_main), leave=False, dynamic_ncols=True)
-            while step_in_epoch < steps_per_epoch:
-                meter.add(train_step(*draw_batch(images, perm, step_in_epoch, batch, cfg.z_dim, world, labels)))
-                step, step_in_epoch, steps_run = step + 1, step_in_epoch + 1, steps_run + 1
-                at_log_point = step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch
-                if at_log_point:
-                    row = meter.flush()
-                    if health.diverged(row, step) and cfg.on_divergence == "rollback":
-                        rollback()  # so no checkpoint is ever written from diverged weights
-                    if runlog:
-                        runlog.step_row({"step": step, "epoch": epoch + 1, **row})
-                    bar.set_postfix_str(_postfix(row, meter.images_per_s()), refresh=False)
-                    bar.update(step_in_epoch - bar.n)
-                # Ranks must stop at the same step: under torchrun they agree at log points only.
-                if at_log_point or not world.distributed:
-                    stopped_by = _stop_reason(world.any(stop_requested(), device),
-                                              world.any(time.monotonic() > deadline, device))
-                if stopped_by != "epochs":
-                    break
-            bar.close()
-            if step_in_epoch == steps_per_epoch:
-                epoch, step_in_epoch, epoch_start_rng = epoch + 1, 0, data_gen.get_state()
-                epoch_stats = meter.epoch_means()
-                epoch_stats.update(epoch=epoch, step=step, images_per_s=meter.images_per_s(),
-                                   seconds=meter.seconds(), elapsed_s=elapsed_before + time.monotonic() - start)
-                new_best = False
-                if evaluator and evaluator.due(epoch):
-                    scores = evaluator.score(G_sampling, num_classes)
-                    epoch_stats.update(scores)
-                    new_best = scores["fid"] < best_fid
-                    best_fid = min(best_fid, scores["fid"])
-                    health.check_classes(scores["classes_covered"], epoch)
-                    log(f"  validation: FID {scores['fid']:.3f}, KID {scores['kid']:.5g}, precision "
-                        f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, classes "
-                        f"{scores['classes_covered']:.0f}"
-                        + (f", label accuracy {scores['label_accuracy']:.3f}" if 'label_accuracy' in scores else "")
-                        + ("  (best so far: saved checkpoints/best.pt)" if new_best else ""))
-                if runlog:
-                    runlog.epoch_row(epoch_stats)
-                    runlog.grid(grid_images(), epoch)
-                log(_epoch_line(epoch, cfg.epochs, epoch_stats))
-                if new_best:
-                    save_checkpoint("best")
-            save_checkpoint()
-    if stopped_by != "epochs":
-        if runlog:
-            runlog.grid(grid_images(), epoch + 1 if step_in_epoch else epoch)
-        log(f"stopped by {'the --minutes budget' if stopped_by == 'minutes' else 'a signal'} at epoch "
-            f"{epoch + (1 if step_in_epoch else 0)}, step {step}; checkpoint saved. "
-            f"Continue with: gankit train --run-dir {run_dir} --resume")
-    if runlog:
-        runlog.curves()
-        runlog.fid_curves()
-        runlog.close()
-    distributed.shutdown()
-    return RunResult(run_dir, epoch, step, steps_run, stopped_by, epoch_stats)
+    def _log_start(self, n: int) -> None:
+        cfg, world = self.cfg, self.world
+        self.log(f"training {cfg.model} GAN on {cfg.dataset}: {n} images {tuple(self.dataset.shape)}, batch "
+                 f"{cfg.batch_size}, {self.steps_per_epoch} steps per epoch, device {self.device}, run directory "
+                 f"{self.run_dir}")
+        if world.distributed:
+            self.log(f"data-parallel over {world.size} processes ({torch.distributed.get_backend()}): effective "
+                     f"batch {cfg.batch_size} = {world.size} x {cfg.batch_size // world.size}, learning rates "
+                     f"G {cfg.lr_g or cfg.lr:g}, D {cfg.lr_d or cfg.lr:g} (as given, not scaled)")
+
+    def _finish(self, stopped_by: str) -> None:
+        if stopped_by != "epochs":
+            if self.runlog:
+                self.runlog.grid(self.grid_images(), self.epoch + 1 if self.step_in_epoch else self.epoch)
+            self.log(f"stopped by {'the --minutes budget' if stopped_by == 'minutes' else 'a signal'} at epoch "
+                     f"{self.epoch + (1 if self.step_in_epoch else 0)}, step {self.step}; checkpoint saved. "
+                     f"Continue with: gankit train --run-dir {self.run_dir} --resume")
+        if self.runlog:
+            self.runlog.curves()
+            self.runlog.fid_curves()
+            self.runlog.close()
 
 
 def _stop_reason(signalled: bool, out_of_time: bool) -> str:

@@ -255,6 +255,8 @@ def plot(result: UtilityResult, path: Path) -> None:
         std = np.array([100 * e[arm]["std"] for e in table])
         ax.errorbar(budgets, mean, yerr=std, marker="o", capsize=3, label=arm)
     ax.set_xscale("log")
+    ax.set_xticks(budgets, [str(b) for b in budgets])
+    ax.minorticks_off()
     ax.set_xlabel("real images per class")
     ax.set_ylabel(f"test accuracy (%), {result.config['dataset']}")
     ax.legend()
