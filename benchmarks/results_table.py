@@ -8,8 +8,8 @@ For each (data set, preset): `gankit.train(preset, dataset=..., minutes=M)` in r
 10,000 samples against the 10,000 test images, beside the real-data floor. The seed preset runs for the same
 budget as the contrast. Prints the expected duration first; writes a markdown table to stdout and every
 score (floor included) to --out as JSON. Rows already in --out for other (data set, preset) pairs at the same
-budget are kept, each with the date it was measured, so one row can be redone alone. Run it alone: training is timed by the wall clock, so anything else
-on the machine costs the presets epochs.
+budget are kept, each with the date it was measured, so one row can be redone alone. Run it alone: training
+is timed by the wall clock, so anything else on the machine costs the presets epochs.
 """
 
 from __future__ import annotations

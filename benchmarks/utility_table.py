@@ -18,6 +18,7 @@ Prints its expected duration first. Run it alone: every GAN is bounded by the wa
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import sys
 from pathlib import Path
@@ -72,7 +73,7 @@ def main() -> None:
     for dataset in a.datasets:
         out = Path(a.out) / dataset
         if not a.tos_only:
-            result = run_utility(UtilityConfig(dataset=dataset, **chosen), out, runs_dir=Path("runs/utility") / dataset)
+            result = run_utility(replace(cfg, dataset=dataset), out, runs_dir=Path("runs/utility") / dataset)
             print(result.markdown(), flush=True)
         results[dataset] = train_on_synthetic(dataset, a.tos_run if len(a.datasets) == 1 else None,
                                               a.tos_minutes, a.tos_steps)
