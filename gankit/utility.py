@@ -188,16 +188,18 @@ def _word(verdict: bool | None) -> str:
 
 
 def run_utility(cfg: UtilityConfig, out_dir: str | Path, log: Log = print,
-                runs_dir: str | Path | None = None) -> UtilityResult:
+                runs_dir: str | Path | None = None, keep: UtilityResult | None = None) -> UtilityResult:
     """The report goes to `out_dir`; each GAN's run (with its budget.npz and indices.json) to `runs_dir`,
-    by default `out_dir` too."""
+    by default `out_dir` too. `keep`, an earlier report of the same experiment, lends its rows; each
+    (seed, budget) this run redoes replaces the earlier rows once it is done, so budgets can be measured one
+    session at a time and a run cut short loses nothing."""
     out_dir = Path(out_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else out_dir
     train_set = data.load_images(cfg.dataset, cfg.data_dir, log=log)
     test_set = data.load_images(cfg.dataset, cfg.data_dir, split="test", limit=cfg.test_limit, log=log)
     if train_set.labels is None:
         raise GankitError(f"{cfg.dataset} has no labels: the utility experiment needs a labelled data set")
-    result = UtilityResult(config=_config_json(cfg))
+    result = UtilityResult(config=_config_json(cfg)) if keep is None else merged(keep, cfg)
     for seed in cfg.seeds:
         for budget in cfg.budgets:
             start = time.monotonic()
@@ -209,15 +211,37 @@ def run_utility(cfg: UtilityConfig, out_dir: str | Path, log: Log = print,
             synth = synthetic_set(run, cfg.synthetic_per_class, seed)
             arms = {"real": ([real], False), "synthetic": ([synth], False), "real+synth": ([real, synth], False),
                     "real+aug": ([real], True)}
+            new = []
             for arm, (parts, augment) in arms.items():
                 model = train_classifier(parts, cfg.classifier_steps, cfg.classifier_batch, seed, augment)
-                result.rows.append({"seed": seed, "budget": budget, "arm": arm,
-                                    "accuracy": accuracy(model, test_set.images, test_set.labels)})
-            log(f"seed {seed}, {budget} per class: " + ", ".join(
-                f"{r['arm']} {100 * r['accuracy']:.2f}%" for r in result.rows[-len(arms):])
+                new.append({"seed": seed, "budget": budget, "arm": arm,
+                            "accuracy": accuracy(model, test_set.images, test_set.labels)})
+            result.rows = [r for r in result.rows if (r["seed"], r["budget"]) != (seed, budget)] + new
+            log(f"seed {seed}, {budget} per class: " + ", ".join(f"{r['arm']} {100 * r['accuracy']:.2f}%" for r in new)
                 + f" ({time.monotonic() - start:.0f} s)")
             _save(result, out_dir)
     return result
+
+
+def load_result(path: str | Path) -> UtilityResult:
+    d = json.loads(Path(path).read_text())
+    return UtilityResult(config=d["config"], rows=d["rows"])
+
+
+def merged(earlier: UtilityResult, cfg: UtilityConfig) -> UtilityResult:
+    """The earlier report's rows under a config naming both runs' budgets and seeds (run_utility replaces
+    a pair's rows when it redoes the pair); a GankitError if any other setting differs: the rows would not compare."""
+    now = _config_json(cfg)
+    differ = sorted(k for k in set(now) | set(earlier.config) if k not in ("budgets", "seeds")
+                    and now.get(k) != earlier.config.get(k))
+    if differ:
+        was = ", ".join(f"{k} {earlier.config.get(k)!r} (now {now.get(k)!r})" for k in differ)
+        raise GankitError(f"the earlier report was made with {was}: drop its rows (--fresh) or report "
+                          "elsewhere (--out)")
+    rows = list(earlier.rows)
+    config = {**now, "budgets": sorted({*earlier.config["budgets"], *cfg.budgets}),
+              "seeds": sorted({*earlier.config["seeds"], *cfg.seeds})}
+    return UtilityResult(config=config, rows=rows)
 
 
 def synthetic_set(run: Path, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

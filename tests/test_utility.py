@@ -3,6 +3,7 @@ four classifier arms scored on the real test set; and the classic augmentation i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,9 @@ import torch
 
 from gankit import data
 from gankit.cli import main
-from gankit.utility import UtilityResult, budget_indices, classic_augment
+from gankit.errors import GankitError
+from gankit.utility import (ARMS, UtilityConfig, UtilityResult, budget_indices, classic_augment, merged,
+                            run_utility)
 
 pytestmark = pytest.mark.mnist
 
@@ -42,6 +45,33 @@ def test_beats_needs_a_margin_larger_than_the_seeds_spread():
     assert entry["synth_helps"] is True  # 0.71 vs 0.61, spreads under 0.01
     assert entry["synth_beats_classic"] is False  # 0.71 vs 0.70, within real+aug's spread of 0.033
     assert entry["real"]["n"] == 3
+
+
+def test_an_earlier_report_merges_only_under_the_same_settings():
+    earlier = UtilityResult(config=asdict_json(UtilityConfig(budgets=(10, 50), seeds=(0, 1))),
+                            rows=[{"seed": s, "budget": b, "arm": "real", "accuracy": 0.5}
+                                  for s in (0, 1) for b in (10, 50)])
+    out = merged(earlier, UtilityConfig(budgets=(50, 100), seeds=(1,)))
+    assert out.rows == earlier.rows  # nothing is dropped before its pair is redone
+    assert out.config["budgets"] == [10, 50, 100] and out.config["seeds"] == [0, 1]
+    with pytest.raises(GankitError, match=r"gan_minutes 5.0 \(now 1.0\).*--fresh"):
+        merged(earlier, UtilityConfig(budgets=(100,), gan_minutes=1.0))
+
+
+def test_a_redone_pair_replaces_its_earlier_rows_and_the_others_stay(tmp_path):
+    cfg = UtilityConfig.fast(gan_minutes=0.02, synthetic_per_class=5, classifier_steps=10, test_limit=200)
+    stale = [{"seed": 0, "budget": 10, "arm": "real", "accuracy": -1.0},  # redone below: must go
+             {"seed": 7, "budget": 10, "arm": "real", "accuracy": 0.25}]  # not redone: must stay
+    earlier = UtilityResult(config={**asdict_json(cfg), "seeds": [0, 7]}, rows=stale)
+    result = run_utility(cfg, tmp_path, log=lambda m: None, keep=earlier)
+    assert stale[1] in result.rows and stale[0] not in result.rows
+    assert sorted(r["arm"] for r in result.rows if r["seed"] == 0) == sorted(ARMS)
+    saved = json.loads((tmp_path / "utility.json").read_text())
+    assert saved["rows"] == result.rows and saved["config"]["seeds"] == [0, 7]
+
+
+def asdict_json(cfg: UtilityConfig) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
 def test_fast_utility_run_trains_each_gan_on_its_budget_alone(tmp_path, capsys):
