@@ -36,6 +36,7 @@ class TrainConfig:
     d_norm: str | None = None  # conv models: D's normalisation, batch | none | spectral (dcgan default batch)
     g_upsample: str | None = None  # conv models: G's upsampling, transposed | nearest (dcgan default transposed)
     conditional: bool = False  # G and D see the data set's labels
+    self_condition: int = 0  # K > 1: G and D see K k-means clusters of the unlabelled images (0: off)
     z_dim: int = 100
     loss: str = "bce"
     # stabilisers (all off in the seed preset)
@@ -89,9 +90,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the recommended unconditional recipe for MNIST-like data on a CPU budget: a narrow DCGAN, least-squares
     # loss (Mao et al. 2017), spectrally normalised D (Miyato et al. 2018), Adam at lr 1e-3 with beta1 = 0, an
     # EMA of G for sampling. Chosen by benchmarks/recipe_sweep.py: at the images 15 CPU-minutes train, lr 1e-3
-    # and beta1 = 0 halved the FID of the same model at lr 2e-4 and beta1 = 0.5 (DCGAN's settings).
+    # and beta1 = 0 halved the FID of the same model at lr 2e-4 and beta1 = 0.5 (DCGAN's settings). G and D are
+    # conditioned on 10 k-means clusters of the images (self-conditioning): 15 CPU-minutes on MNIST went from
+    # FID 116 to 102, KID 3,188 to 1,991, precision 0.54 to 0.67, recall 0.82 to 0.76 (one run each)
     "best": {"model": "dcgan", "width": 32, "d_norm": "spectral", "loss": "least-squares", "lr": 1e-3,
-             "betas": (0.0, 0.99), "ema": 0.999, "epochs": 30},
+             "betas": (0.0, 0.99), "ema": 0.999, "epochs": 30, "self_condition": 10},
     # best's recipe, class-conditional: a per-class gain and bias in every batch norm of G (conditional batch
     # norm), a projection D. G's first design, a label embedding concatenated to z, collapsed within each class
     # with this recipe and with hinge / lr 2e-4 alike (3-minute probes: recall 0.00 there, 0.73 here)
@@ -194,6 +197,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise GankitError(f"--eval-every needs a domain network, and there is none for {cfg.dataset}: gankit "
                               f"has them for {' and '.join(domain_datasets())}; evaluate other data afterwards "
                               "with `gankit evaluate RUN --features inception`")
+    _check_self_condition(cfg)
     if cfg.channels not in (None, 1, 3):
         raise GankitError(f"--channels must be 1 or 3, got {cfg.channels}")
     if not all(0 <= b < 1 for b in cfg.betas):
@@ -211,6 +215,17 @@ def validate(cfg: TrainConfig) -> TrainConfig:
 
     check_device(cfg.device)
     return cfg
+
+
+def _check_self_condition(cfg: TrainConfig) -> None:
+    k = cfg.self_condition
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0 or k == 1:
+        raise GankitError(f"--self-condition is a number of clusters, 2 or more (0: off), got {k!r}")
+    if k and cfg.conditional:
+        raise GankitError("--self-condition clusters unlabelled images, --conditional uses the labels: choose one")
+    if k and cfg.z_dim < 2:
+        raise GankitError(f"--self-condition takes the cluster from the first noise coordinate: --z-dim must be "
+                          f"2 or more, got {cfg.z_dim}")
 
 
 def _check_stabilisers(cfg: TrainConfig) -> None:

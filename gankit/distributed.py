@@ -58,6 +58,14 @@ class World:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
+    def from_main(self, values: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Rank 0's `values` on every rank (the others pass a tensor of the same shape and dtype)."""
+        if not self.distributed:
+            return values
+        t = values.to(device)
+        dist.broadcast(t, src=0)
+        return t.to(values.device)
+
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gankit import checkpoint, config as config_mod, data, distributed, losses, models, periodic_eval
+from gankit import checkpoint, config as config_mod, data, distributed, losses, models, periodic_eval, self_condition
 from gankit.config import TrainConfig
 from gankit.device import resolve_device
 from gankit.runlog import RunLog, prepare_run_dir
@@ -93,7 +93,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # NCCL and the default CUDA stream of this rank
     torch.manual_seed(cfg.seed)
-    trainer = _Trainer(cfg, run_dir, device, world, log)
+    trainer = _Trainer(cfg, run_dir, device, world, log, saved_clusters=state.get("clusters") if state else None)
     if state is not None:
         trainer.restore(state)
     result = trainer.run(resumed=state is not None)
@@ -105,7 +105,8 @@ class _Trainer:
     """One run's data, models, optimisers and position; `run()` is the loop. Split from `train()` so each
     part (setup, resume, one epoch, the end of an epoch, checkpoints, rollback) reads on its own."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device, world: distributed.World, log: Log):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device, world: distributed.World, log: Log,
+                 saved_clusters: torch.Tensor | None = None):
         self.cfg, self.run_dir, self.device, self.world, self.log = cfg, run_dir, device, world, log
         self.dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=None if cfg.eval_every else cfg.limit,
                                         image_size=cfg.image_size, channels=cfg.channels, log=log)
@@ -118,8 +119,12 @@ class _Trainer:
                 f"{cfg.eval_holdout} training images, which are left out of training")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
         labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
+        if cfg.self_condition:  # a resumed run keeps the clusters it started with
+            labels = self._cluster(images) if saved_clusters is None else _checked(saved_clusters, images, run_dir)
         self.labels = labels.to(device) if labels is not None else None
         G, D = models.build_for(cfg, self.dataset.shape, self.num_classes)
+        if cfg.self_condition:
+            G.set_cluster_sizes(torch.bincount(labels, minlength=cfg.self_condition))
         self.G, self.D = G.to(device), D.to(device)
         self.opt_g, self.opt_d = make_adam(self.G, cfg, device, cfg.lr_g), make_adam(self.D, cfg, device, cfg.lr_d)
         self.ema = EMA(self.G, cfg.ema) if cfg.ema else None
@@ -131,6 +136,18 @@ class _Trainer:
         self.epoch_start_rng = self.data_gen.get_state()
         self.lr_scale = 1.0
         self.start = time.monotonic()
+
+    def _cluster(self, images: torch.Tensor) -> torch.Tensor:
+        """One k-means, on rank 0, for every rank."""
+        k, start = self.cfg.self_condition, time.monotonic()
+        clusters = self_condition.cluster_images(images, k, self.cfg.seed) if self.world.is_main \
+            else torch.zeros(len(images), dtype=torch.long)
+        clusters = self.world.from_main(clusters, self.device)
+        sizes = torch.bincount(clusters, minlength=k)
+        self.log(f"self-conditioning on {k} k-means clusters of the {len(images)} training images "
+                 f"({time.monotonic() - start:.0f} s, before the --minutes budget starts): "
+                 f"{int(sizes.min())} to {int(sizes.max())} images each")
+        return clusters
 
     def restore(self, state: dict) -> None:
         """Continue from a checkpoint: weights, optimisers, RNG and the place in the epoch."""
@@ -261,6 +278,7 @@ class _Trainer:
                 "fixed_noise": self.fixed_noise.cpu(),
                 "elapsed_s": self.elapsed_before + time.monotonic() - self.start, "best_fid": self.best_fid,
                 **(_ema_entries(self.ema) if self.ema else {}),
+                **({"clusters": self.labels.int().cpu()} if self.cfg.self_condition else {}),
             })
         if name == "last":
             self.world.barrier()
@@ -382,6 +400,13 @@ def _labels(cfg: TrainConfig, dataset: data.ImageData, images_kept: int) -> tupl
     if cfg.eval_every:
         labels = labels[periodic_eval.validation_split(len(labels), cfg.eval_holdout)[0]]
     return labels[:images_kept], dataset.num_classes
+
+
+def _checked(clusters: torch.Tensor, images: torch.Tensor, run_dir: Path) -> torch.Tensor:
+    if len(clusters) != len(images):
+        raise GankitError(f"{run_dir} was clustered on {len(clusters)} training images, but the data set now gives "
+                          f"{len(images)}: resume with the data the run started with")
+    return clusters.long()
 
 
 def _check_same_data(state: dict, dataset: data.ImageData, run_dir: Path) -> None:

@@ -56,6 +56,9 @@ class TrainedGenerator:
 
     def labels_for(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
         if not self.num_classes:
+            if labels is not None and self.config.self_condition:
+                raise GankitError(f"{self.run_dir} is self-conditioned: its clusters are not classes you can ask "
+                                  "for; leave out --label, or train with --conditional on labelled data")
             if labels is not None:
                 raise GankitError(f"{self.run_dir} is not conditional (trained without --conditional): leave out --label")
             return None

@@ -51,6 +51,7 @@ def trained_run(tmp_path, blob_npz, capsys):
     (["train", "--loss", "kl"], ["unknown loss 'kl'"]),
     (["train", "--device", "tpu"], ["unknown device 'tpu'"]),
     (["train", "--resume"], ["--resume needs --run-dir"]),
+    (["train", "--preset", "best-cond", "--self-condition", "10"], ["--self-condition", "choose one"]),
     (["train", "--bogus"], ["unrecognized arguments: --bogus"]),
     (["sample", "/nonexistent/run", "--out", "x.png"], ["not found"]),
     (["data", "imagenet"], ["unknown dataset 'imagenet'"]),

@@ -83,5 +83,11 @@ def options_of(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def build_for(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    """G and D as a run's config describes them."""
-    return build(cfg.model, image_shape, cfg.z_dim, num_classes, **options_of(cfg))
+    """G and D as a run's config describes them. A self-conditioned run's pair is conditional on its clusters,
+    with a G that samples without them (num_classes, the classes users ask for, is then 0)."""
+    if not cfg.self_condition:
+        return build(cfg.model, image_shape, cfg.z_dim, num_classes, **options_of(cfg))
+    from gankit.self_condition import SelfConditionedGenerator
+
+    G, D = build(cfg.model, image_shape, cfg.z_dim - 1, cfg.self_condition, **options_of(cfg))
+    return SelfConditionedGenerator(G, cfg.self_condition), D
