@@ -12,9 +12,9 @@ Two parts, both printed and written to --out:
 2. Train on synthetic at full scale: a best-cond run on the full training set (--tos-run, or 15 minutes of
    training here), 2,000 generated images per class, the same classifier recipe trained on them alone and on
    1,000 real images per class for scale, both scored on the real test set.
-Part 1 keeps the earlier report's rows for the (seed, budget) pairs it does not redo (--fresh drops them), so
-`--budgets 100 500` adds to a report of 10 and 50. Prints its expected duration first. Run it alone: every GAN
-is bounded by the wall clock.
+Part 1 keeps the earlier report's rows and replaces a (seed, budget) pair's rows once it has redone that pair
+(--fresh drops them all), so `--budgets 100 500` adds to a report of 10 and 50. Prints its expected duration
+first. Run it alone: every GAN is bounded by the wall clock.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="part 1's seeds (default 0 1 2)")
     p.add_argument("--out", default="benchmarks/results/utility")
     p.add_argument("--fresh", action="store_true",
-                   help="drop the earlier report's rows (by default the (seed, budget) pairs not redone are kept)")
+                   help="drop the earlier report's rows (by default they stay until their pair is redone)")
     a = p.parse_args()
     chosen = {k: tuple(v) for k, v in dict(budgets=a.budgets, seeds=a.seeds).items() if v is not None}
     cfg = UtilityConfig(**chosen)
