@@ -1,5 +1,7 @@
 """gankit's step computes what the tutorial's loop computes: same losses, same gradients, same updated weights."""
 
+import shutil
+
 import pytest
 import torch
 from torch import nn
@@ -34,11 +36,16 @@ def test_to_model_range_matches_totensor_normalize():
     assert torch.allclose(to_model_range(x), expected, atol=1e-6)
 
 
-def test_fast_step_matches_tutorial_losses_and_weights_over_several_steps():
+@pytest.mark.parametrize("compiled", [
+    False,
+    pytest.param(True, marks=pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                                                reason="torch.compile on the CPU needs a C++ compiler")),
+], ids=["eager", "compiled"])
+def test_fast_step_matches_tutorial_losses_and_weights_over_several_steps(compiled):
     tut, ours = _pair_from_tutorial(seed=3)
     tG, tD, criterion, t_opt_g, t_opt_d = tut
     G, D, opt_g, opt_d = ours
-    step = GanStep(G, D, opt_g, opt_d, losses.get("bce"))
+    step = GanStep(G, D, opt_g, opt_d, losses.get("bce"), options=StepOptions(compile=compiled))
     assert step.joint_d_pass  # the MLP D has no batch statistics: one D pass over real and fake
     for real, z in _batches(5, torch.Generator().manual_seed(0)):
         t_d, t_g = tutorial_step(tG, tD, criterion, t_opt_g, t_opt_d, real, z)
