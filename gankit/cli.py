@@ -53,7 +53,7 @@ def _add_train(sub) -> None:
     p.add_argument("--g-upsample", default=S, help="conv models: G's upsampling, transposed or nearest")
     p.add_argument("--conditional", action="store_true", default=S, help="train a class-conditional G and D on the labels")
     p.add_argument("--self-condition", type=int, default=S, metavar="K", help="unlabelled data: condition G and D "
-                   "on K k-means clusters of the images (self-conditioned GAN; 0: off)")
+                   "on K spectral clusters of the images (self-conditioned GAN; 0: off)")
     p.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP gradient penalty weight (e.g. 10; 0: off)")
     p.add_argument("--r1-gamma", type=float, default=S, help="R1 penalty gamma on real images (0: off)")
     p.add_argument("--ema", type=float, default=S, help="beta of an EMA of G used for samples and evaluation (e.g. 0.999; 0: off)")

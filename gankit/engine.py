@@ -138,13 +138,13 @@ class _Trainer:
         self.start = time.monotonic()
 
     def _cluster(self, images: torch.Tensor) -> torch.Tensor:
-        """One k-means, on rank 0, for every rank."""
+        """One clustering, on rank 0, for every rank."""
         k, start = self.cfg.self_condition, time.monotonic()
         clusters = self_condition.cluster_images(images, k, self.cfg.seed) if self.world.is_main \
             else torch.zeros(len(images), dtype=torch.long)
         clusters = self.world.from_main(clusters, self.device)
         sizes = torch.bincount(clusters, minlength=k)
-        self.log(f"self-conditioning on {k} k-means clusters of the {len(images)} training images "
+        self.log(f"self-conditioning on {k} spectral clusters of the {len(images)} training images "
                  f"({time.monotonic() - start:.0f} s, before the --minutes budget starts): "
                  f"{int(sizes.min())} to {int(sizes.max())} images each")
         return clusters

@@ -5,8 +5,12 @@ Why: with the same networks and recipe, a projection D that knows each real imag
 FID 252 to 67 in 3 CPU-minutes (a G that gets the label while D does not gained nothing), so D needs the
 classes, and an unlabelled set has none. Clusters stand in for them.
 
-The clusters come from k-means on the images' leading principal components, computed once at the start
-and saved in the checkpoint. Outside training the run is unconditional: `SelfConditionedGenerator` takes
+The clusters come from spectral clustering (Ng, Jordan & Weiss 2001) of a nearest-neighbour graph over the
+images' leading principal components, computed once at the start and saved in the checkpoint. On MNIST it
+groups the digits far better than k-means on the same components (purity 0.81 against 0.58 at K=10, the
+labels used only to measure that), which is what the conditional D feeds on. The graph is built on a sample
+of the images (its eigenvectors are the cost) and every image takes the majority cluster of its nearest
+neighbours in that sample. Outside training the run is unconditional: `SelfConditionedGenerator` takes
 noise alone and reads the cluster from the noise's first coordinate, drawn at each cluster's share of the
 training set; the remaining coordinates are G's noise, so the cluster and G's noise stay independent.
 """
@@ -14,6 +18,7 @@ training set; the remaining coordinates are G's noise, so the cluster and G's no
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -23,31 +28,74 @@ from gankit.errors import GankitError
 
 PCA_COMPONENTS = 50
 PCA_FIT_IMAGES = 20_000
+GRAPH_IMAGES = 10_000  # 8 s here; 20,000 took 43 s for purity 0.83 instead of 0.81
+NEIGHBOURS = 10
 CHUNK = 10_000
 
 
 def cluster_images(images: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
-    """Cluster ids (N,) long for uint8 images (N, C, H, W): k-means on their leading principal components."""
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
-
+    """Cluster ids (N,) long for uint8 images (N, C, H, W): spectral clustering of their principal components."""
     if k > len(images):
         raise GankitError(f"--self-condition {k} asks for more clusters than the {len(images)} training images: "
                           "use fewer clusters")
+    features = principal_components(images, seed)
+    rng = np.random.default_rng(seed)
+    graph_rows = np.sort(rng.permutation(len(features))[:GRAPH_IMAGES])
+    graph_ids = spectral_clusters(features[graph_rows], k, seed)
+    return torch.from_numpy(nearest_neighbour_vote(features[graph_rows], graph_ids, features, k))
+
+
+def principal_components(images: torch.Tensor, seed: int) -> np.ndarray:
+    """(N, up to 50) float features: PCA fitted on a sample and applied in chunks, never all images in float."""
+    from sklearn.decomposition import PCA
+
     flat = images.reshape(len(images), -1)
 
     def as_float(rows: torch.Tensor) -> np.ndarray:
         return rows.float().numpy() / 255.0
 
     components = min(PCA_COMPONENTS, *flat.shape)
-    if components < flat.shape[1]:  # PCA fitted on a sample, applied in chunks: never all images in float at once
-        fit_rows = torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed))[:PCA_FIT_IMAGES]
-        pca = PCA(components, random_state=seed).fit(as_float(flat[fit_rows]))
-        features = np.concatenate([pca.transform(as_float(flat[i:i + CHUNK])) for i in range(0, len(flat), CHUNK)])
-    else:
-        features = as_float(flat)
-    ids = KMeans(k, n_init=3, random_state=seed).fit_predict(features)
-    return torch.from_numpy(ids.astype(np.int64))
+    if components == flat.shape[1]:
+        return as_float(flat)
+    fit_rows = torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed))[:PCA_FIT_IMAGES]
+    pca = PCA(components, random_state=seed).fit(as_float(flat[fit_rows]))
+    return np.concatenate([pca.transform(as_float(flat[i:i + CHUNK])) for i in range(0, len(flat), CHUNK)])
+
+
+def spectral_clusters(features: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k-means on the row-normalised leading eigenvectors of the symmetrised k-nearest-neighbour graph."""
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.cluster import KMeans
+    from sklearn.manifold import spectral_embedding
+    from sklearn.neighbors import kneighbors_graph
+
+    neighbours = min(NEIGHBOURS, len(features) - 1)
+    if k + 1 >= len(features) or neighbours < 1:  # too few points for a graph: plain k-means
+        return KMeans(k, n_init=3, random_state=seed).fit_predict(features)
+    graph = kneighbors_graph(features, neighbours, mode="connectivity")
+    graph = 0.5 * (graph + graph.T)
+    # A connected graph's leading eigenvector is constant and says nothing (dropping it took MNIST's purity from
+    # 0.74 to 0.80); a graph in pieces is well separated data, and there the leading eigenvectors mark the pieces.
+    connected = connected_components(graph, directed=False)[0] == 1
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Graph is not fully connected")
+        embedding = spectral_embedding(graph, n_components=k, drop_first=connected, random_state=seed)
+    embedding /= np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
+    return KMeans(k, n_init=3, random_state=seed).fit_predict(embedding)
+
+
+def nearest_neighbour_vote(known: np.ndarray, known_ids: np.ndarray, features: np.ndarray, k: int) -> np.ndarray:
+    """Each row of `features` takes the commonest cluster among its nearest rows of `known`."""
+    from sklearn.neighbors import NearestNeighbors
+
+    index = NearestNeighbors(n_neighbors=min(NEIGHBOURS, len(known))).fit(known)
+    ids = np.empty(len(features), dtype=np.int64)
+    for i in range(0, len(features), CHUNK):
+        _, nearest = index.kneighbors(features[i:i + CHUNK])
+        votes = np.zeros((len(nearest), k), dtype=np.int64)
+        np.add.at(votes, (np.arange(len(nearest))[:, None], known_ids[nearest]), 1)
+        ids[i:i + CHUNK] = votes.argmax(1)
+    return ids
 
 
 class SelfConditionedGenerator(nn.Module):

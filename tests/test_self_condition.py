@@ -24,6 +24,29 @@ def test_clusters_recover_the_four_blob_positions_and_follow_the_seed():
     assert np.array_equal(ids, cluster_images(torch.from_numpy(images), 4, seed=0).numpy())
 
 
+def test_images_outside_the_graph_sample_take_their_neighbours_cluster(monkeypatch):
+    images, labels = blob_images(300)
+    monkeypatch.setattr(self_condition, "GRAPH_IMAGES", 60)  # 240 of 300 images are placed by the vote
+    ids = cluster_images(torch.from_numpy(images), 4, seed=0).numpy()
+    assert sorted(len(set(labels[ids == c])) for c in range(4)) == [1, 1, 1, 1]
+
+
+def test_spectral_clusters_follow_connected_shapes_that_k_means_cuts():
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import make_moons
+
+    points, moon = make_moons(400, noise=0.05, random_state=0)
+    ids = self_condition.spectral_clusters(points, 2, seed=0)
+    k_means = KMeans(2, n_init=3, random_state=0).fit_predict(points)
+
+    def agreement(found):  # the share labelled alike, up to swapping the two names
+        same = float((found == moon).mean())
+        return max(same, 1 - same)
+
+    assert agreement(ids) > 0.99
+    assert agreement(k_means) < 0.9  # the case is one where distance to a centre is the wrong cue
+
+
 def test_more_clusters_than_images_is_refused():
     images, _ = blob_images(5)
     with pytest.raises(GankitError, match="more clusters than the 5 training images"):
@@ -75,7 +98,7 @@ def test_a_self_conditioned_run_trains_on_its_clusters_resumes_on_them_and_sampl
         tmp_path, blob_npz, monkeypatch):
     lines = []
     straight = train(self_conditioned_config(blob_npz, epochs=2), tmp_path / "straight", log=lines.append)
-    assert any("self-conditioning on 4 k-means clusters of the 256 training images" in line for line in lines)
+    assert any("self-conditioning on 4 spectral clusters of the 256 training images" in line for line in lines)
     state = checkpoint.load(straight.run_dir / "checkpoints" / "last.pt")
     assert state["num_classes"] == 0  # users see an unconditional run
     sizes = torch.bincount(state["clusters"].long(), minlength=4)
