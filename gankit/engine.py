@@ -144,9 +144,12 @@ class _Trainer:
             else torch.zeros(len(images), dtype=torch.long)
         clusters = self.world.from_main(clusters, self.device)
         sizes = torch.bincount(clusters, minlength=k)
-        self.log(f"self-conditioning on {k} spectral clusters of the {len(images)} training images "
+        self.log(f"self-conditioning on {k} clusters of the {len(images)} training images "
                  f"({time.monotonic() - start:.0f} s, before the --minutes budget starts): "
                  f"{int(sizes.min())} to {int(sizes.max())} images each")
+        if (empty := int((sizes == 0).sum())) > 0:  # never drawn in sampling; D's embedding for it goes unused
+            self.log(f"warning: {empty} of the {k} clusters are empty: the run trains on {k - empty}; "
+                     f"a smaller --self-condition fits this data better")
         return clusters
 
     def restore(self, state: dict) -> None:

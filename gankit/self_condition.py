@@ -8,9 +8,9 @@ classes, and an unlabelled set has none. Clusters stand in for them.
 The clusters come from spectral clustering (Ng, Jordan & Weiss 2001) of a nearest-neighbour graph over the
 images' leading principal components, computed once at the start and saved in the checkpoint. On MNIST it
 groups the digits far better than k-means on the same components (purity 0.81 against 0.58 at K=10, the
-labels used only to measure that), which is what the conditional D feeds on. The graph is built on a sample
-of the images (its eigenvectors are the cost) and every image takes the majority cluster of its nearest
-neighbours in that sample. Outside training the run is unconditional: `SelfConditionedGenerator` takes
+labels used only to measure that: benchmarks/cluster_purity.py), which is what the conditional D feeds on.
+Beyond 10,000 images the graph is built on a sample of them (its eigenvectors are the cost) and every image
+takes the cluster most common among its nearest neighbours in that sample. Outside training the run is unconditional: `SelfConditionedGenerator` takes
 noise alone and reads the cluster from the noise's first coordinate, drawn at each cluster's share of the
 training set; the remaining coordinates are G's noise, so the cluster and G's noise stay independent.
 """
@@ -29,7 +29,8 @@ from gankit.errors import GankitError
 PCA_COMPONENTS = 50
 PCA_FIT_IMAGES = 20_000
 GRAPH_IMAGES = 10_000  # 8 s here; 20,000 took 43 s for purity 0.83 instead of 0.81
-NEIGHBOURS = 10
+NEIGHBOURS = 10  # the measured runs' setting; on MNIST's sample 5 gave purity 0.81, 10 0.79, 15 0.78, 30 0.72:
+# few neighbours keep the digits apart, too few leave the graph in pieces
 CHUNK = 10_000
 
 
@@ -39,9 +40,11 @@ def cluster_images(images: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
         raise GankitError(f"--self-condition {k} asks for more clusters than the {len(images)} training images: "
                           "use fewer clusters")
     features = principal_components(images, seed)
-    rng = np.random.default_rng(seed)
-    graph_rows = np.sort(rng.permutation(len(features))[:GRAPH_IMAGES])
+    if len(features) <= GRAPH_IMAGES:
+        return torch.from_numpy(spectral_clusters(features, k, seed).astype(np.int64))
+    graph_rows = np.sort(np.random.default_rng(seed).permutation(len(features))[:GRAPH_IMAGES])
     graph_ids = spectral_clusters(features[graph_rows], k, seed)
+    # every image, the sample's too, takes its neighbours' commonest cluster: one rule for all of them
     return torch.from_numpy(nearest_neighbour_vote(features[graph_rows], graph_ids, features, k))
 
 
@@ -63,29 +66,34 @@ def principal_components(images: torch.Tensor, seed: int) -> np.ndarray:
 
 
 def spectral_clusters(features: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """k-means on the row-normalised leading eigenvectors of the symmetrised k-nearest-neighbour graph."""
+    """k-means on the row-normalised leading eigenvectors of the symmetrised NEIGHBOURS-nearest-neighbour graph;
+    plain k-means on the features where there are too few points for a graph or the graph falls apart."""
     from scipy.sparse.csgraph import connected_components
     from sklearn.cluster import KMeans
     from sklearn.manifold import spectral_embedding
     from sklearn.neighbors import kneighbors_graph
 
-    neighbours = min(NEIGHBOURS, len(features) - 1)
-    if k + 1 >= len(features) or neighbours < 1:  # too few points for a graph: plain k-means
-        return KMeans(k, n_init=3, random_state=seed).fit_predict(features)
-    graph = kneighbors_graph(features, neighbours, mode="connectivity")
+    def k_means(points: np.ndarray) -> np.ndarray:
+        return KMeans(k, n_init=3, random_state=seed).fit_predict(points)
+
+    if k + 1 >= len(features):  # the embedding needs more points than eigenvectors
+        return k_means(features)
+    graph = kneighbors_graph(features, min(NEIGHBOURS, len(features) - 1), mode="connectivity")
     graph = 0.5 * (graph + graph.T)
-    # A connected graph's leading eigenvector is constant and says nothing (dropping it took MNIST's purity from
-    # 0.74 to 0.80); a graph in pieces is well separated data, and there the leading eigenvectors mark the pieces.
-    connected = connected_components(graph, directed=False)[0] == 1
+    pieces = connected_components(graph, directed=False)[0]
+    if pieces > k:  # more pieces than clusters: the zero eigenvalue's space is larger than k, any k of it arbitrary
+        return k_means(features)
+    # A connected graph's leading eigenvector is constant and says nothing (dropping it took the purity of MNIST's
+    # 10,000-image sample from 0.74 to 0.80); in a graph of up to k pieces the leading ones mark the pieces.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Graph is not fully connected")
-        embedding = spectral_embedding(graph, n_components=k, drop_first=connected, random_state=seed)
+        embedding = spectral_embedding(graph, n_components=k, drop_first=pieces == 1, random_state=seed)
     embedding /= np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
-    return KMeans(k, n_init=3, random_state=seed).fit_predict(embedding)
+    return k_means(embedding)
 
 
 def nearest_neighbour_vote(known: np.ndarray, known_ids: np.ndarray, features: np.ndarray, k: int) -> np.ndarray:
-    """Each row of `features` takes the commonest cluster among its nearest rows of `known`."""
+    """Each row of `features` takes the commonest cluster among its nearest rows of `known` (ties: lowest id)."""
     from sklearn.neighbors import NearestNeighbors
 
     index = NearestNeighbors(n_neighbors=min(NEIGHBOURS, len(known))).fit(known)
