@@ -1,5 +1,6 @@
 """gankit's step computes what the tutorial's loop computes: same losses, same gradients, same updated weights."""
 
+import os
 import shutil
 
 import pytest
@@ -38,7 +39,7 @@ def test_to_model_range_matches_totensor_normalize():
 
 @pytest.mark.parametrize("compiled", [
     False,
-    pytest.param(True, marks=pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+    pytest.param(True, marks=pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
                                                 reason="torch.compile on the CPU needs a C++ compiler")),
 ], ids=["eager", "compiled"])
 def test_fast_step_matches_tutorial_losses_and_weights_over_several_steps(compiled):
