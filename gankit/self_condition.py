@@ -7,7 +7,7 @@ classes, and an unlabelled set has none. Clusters stand in for them.
 
 The clusters come from spectral clustering (Ng, Jordan & Weiss 2001) of a nearest-neighbour graph over the
 images' leading principal components, computed once at the start and saved in the checkpoint. On MNIST it
-groups the digits far better than k-means on the same components (purity 0.81 against 0.58 at K=10, the
+groups the digits far better than k-means on the same components (purity 0.81 against 0.59 at K=10, the
 labels used only to measure that: benchmarks/cluster_purity.py), which is what the conditional D feeds on.
 Beyond 10,000 images the graph is built on a sample of them (its eigenvectors are the cost) and every image
 takes the cluster most common among its nearest neighbours in that sample. Outside training the run is unconditional: `SelfConditionedGenerator` takes
