@@ -10,9 +10,11 @@ images' leading principal components, computed once at the start and saved in th
 groups the digits far better than k-means on the same components (purity 0.81 against 0.59 at K=10, the
 labels used only to measure that: benchmarks/cluster_purity.py), which is what the conditional D feeds on.
 Beyond 10,000 images the graph is built on a sample of them (its eigenvectors are the cost) and every image
-takes the cluster most common among its nearest neighbours in that sample. Outside training the run is unconditional: `SelfConditionedGenerator` takes
-noise alone and reads the cluster from the noise's first coordinate, drawn at each cluster's share of the
-training set; the remaining coordinates are G's noise, so the cluster and G's noise stay independent.
+takes the cluster most common among its nearest neighbours in that sample.
+
+Outside training the run is unconditional: `SelfConditionedGenerator` takes noise alone and reads the cluster
+from the noise's first coordinate, drawn at each cluster's share of the training set; the remaining
+coordinates are G's noise, so the cluster and G's noise stay independent.
 """
 
 from __future__ import annotations
