@@ -80,5 +80,6 @@ def summary(fid: dict[str, list[float]], minutes: dict[str, list[float]]) -> dic
                   "within_noise_of_fp32": None if arm == "fp32" or not enough else within_noise(fid[arm], fid["fp32"])}
             for arm in fid}
 
+
 if __name__ == "__main__":
     main()
