@@ -53,7 +53,7 @@ def _add_train(sub) -> None:
     p.add_argument("--g-upsample", default=S, help="conv models: G's upsampling, transposed or nearest")
     p.add_argument("--conditional", action="store_true", default=S, help="train a class-conditional G and D on the labels")
     p.add_argument("--self-condition", type=int, default=S, metavar="K", help="unlabelled data: condition G and D "
-                   "on K spectral clusters of the images (self-conditioned GAN; 0: off)")
+                   "on K clusters of the images, found without labels (self-conditioned GAN; 0: off)")
     p.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP gradient penalty weight (e.g. 10; 0: off)")
     p.add_argument("--r1-gamma", type=float, default=S, help="R1 penalty gamma on real images (0: off)")
     p.add_argument("--ema", type=float, default=S, help="beta of an EMA of G used for samples and evaluation (e.g. 0.999; 0: off)")
@@ -62,7 +62,8 @@ def _add_train(sub) -> None:
     p.add_argument("--lr-g", type=float, default=S, help="G's learning rate (default: --lr)")
     p.add_argument("--lr-d", type=float, default=S, help="D's learning rate (default: --lr)")
     p.add_argument("--epochs", type=int, default=S, help="total epochs, also when resuming (default: 100)")
-    p.add_argument("--minutes", type=float, default=S, help="wall-clock budget: stop after M minutes of training")
+    p.add_argument("--minutes", type=float, default=S, help="wall-clock budget: stop after M minutes of training "
+                   "(--self-condition's clustering included)")
     p.add_argument("--batch-size", type=int, default=S, help="images per step (default: 64)")
     p.add_argument("--lr", type=float, default=S, help="Adam learning rate for G and D (default: 2e-4)")
     p.add_argument("--seed", type=int, default=S, help="random seed (default: 0)")

@@ -36,7 +36,7 @@ class TrainConfig:
     d_norm: str | None = None  # conv models: D's normalisation, batch | none | spectral (dcgan default batch)
     g_upsample: str | None = None  # conv models: G's upsampling, transposed | nearest (dcgan default transposed)
     conditional: bool = False  # G and D see the data set's labels
-    self_condition: int = 0  # K > 1: G and D see K spectral clusters of the unlabelled images (0: off)
+    self_condition: int = 0  # K > 1: G and D see K clusters of the unlabelled images (0: off)
     z_dim: int = 100
     loss: str = "bce"
     # stabilisers (all off in the seed preset)
@@ -49,7 +49,7 @@ class TrainConfig:
     lr_d: float | None = None  # D's learning rate (default: lr); TTUR: lr_d > lr_g
     # the optimisation
     epochs: int = 100  # always the total, also when resuming
-    minutes: float | None = None  # wall-clock budget after start-up
+    minutes: float | None = None  # wall-clock budget after loading the data; clustering counts
     batch_size: int = 64
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)

@@ -11,9 +11,9 @@ from gankit import models
 from gankit.checkpoint import load
 
 
-def _train(args, run_dir, nproc=None):
+def _train(args, run_dir, nproc=None, extra=()):
     common = ["--dataset", args, "--batch-size", "64", "--epochs", "2", "--seed", "7", "--no-progress",
-              "--log-every", "2", "--run-dir", str(run_dir)]
+              "--log-every", "2", "--run-dir", str(run_dir), *extra]
     if nproc is None:
         cmd = [sys.executable, "-m", "gankit", "train", *common]
     else:
@@ -45,6 +45,20 @@ def test_two_gloo_processes_train_what_one_process_trains(blob_npz, tmp_path):
     # rank 0 alone wrote: one header and one row per log point in steps.csv, not two
     rows = (tmp_path / "ddp" / "steps.csv").read_text().splitlines()
     assert len(rows) == 1 + 8 // 2
+
+
+def test_two_gloo_processes_share_rank_zeros_self_conditioning_clusters(blob_npz, tmp_path):
+    # each rank's shard must be labelled from the one clustering rank 0 made, or the conditional pair trains
+    # on other ids than one process would
+    extra = ["--self-condition", "4"]
+    _train(blob_npz, tmp_path / "single", extra=extra)
+    result = _train(blob_npz, tmp_path / "ddp", nproc=2, extra=extra)
+    assert "self-conditioning on 4 clusters of the 256 training images" in result.stdout
+    one, two = load(tmp_path / "single" / "checkpoints" / "last.pt"), load(tmp_path / "ddp" / "checkpoints" / "last.pt")
+    assert torch.equal(two["clusters"], one["clusters"])
+    assert len(torch.unique(one["clusters"])) == 4
+    assert _relative_difference(two["generator"], one["generator"]) < 1e-5
+    assert _relative_difference(two["discriminator"], one["discriminator"]) < 1e-5
 
 
 def test_resumed_two_process_run_continues_where_it_stopped(blob_npz, tmp_path):

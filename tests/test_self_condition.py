@@ -24,31 +24,27 @@ def test_clusters_recover_the_four_blob_positions_and_follow_the_seed():
     assert np.array_equal(ids, cluster_images(torch.from_numpy(images), 4, seed=0).numpy())
 
 
-def test_images_outside_the_graph_sample_take_their_neighbours_cluster(monkeypatch):
+def test_images_outside_the_embedded_sample_take_their_neighbours_cluster(monkeypatch):
     images, labels = blob_images(300)
-    monkeypatch.setattr(self_condition, "GRAPH_IMAGES", 60)  # a 60-image graph, then a vote places all 300
+    monkeypatch.setattr(self_condition, "EMBEDDED_IMAGES", 150)  # 150 images embedded, then a vote places all 300
     ids = cluster_images(torch.from_numpy(images), 4, seed=0).numpy()
     assert sorted(len(set(labels[ids == c])) for c in range(4)) == [1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("n, k", [(8, 4), (10, 10), (40, 20)])
+@pytest.mark.parametrize("n, k", [(8, 4), (10, 10), (40, 20), (200, 20)])
 def test_small_data_keeps_every_cluster(n, k):
     images, _ = blob_images(n)
     ids = cluster_images(torch.from_numpy(images), k, seed=0)
     assert torch.bincount(ids, minlength=k).min() > 0
 
 
-def test_spectral_clusters_follow_connected_shapes_that_k_means_cuts():
-    from scipy.sparse.csgraph import connected_components
+def test_umap_clusters_follow_connected_shapes_that_k_means_cuts():
     from sklearn.cluster import KMeans
     from sklearn.datasets import make_moons
-    from sklearn.neighbors import kneighbors_graph
 
-    points, moon = make_moons(1000, noise=0.08, random_state=0)  # noisy enough for one connected graph
-    graph = kneighbors_graph(points, self_condition.NEIGHBOURS)
-    assert connected_components(graph, directed=False)[0] == 1  # the path real data takes: one graph
-    ids = self_condition.spectral_clusters(points, 2, seed=0)
-    assert np.array_equal(ids, self_condition.spectral_clusters(points, 2, seed=0))
+    points, moon = make_moons(1000, noise=0.08, random_state=0)
+    ids = self_condition.umap_clusters(points, 2, seed=0)
+    assert np.array_equal(ids, self_condition.umap_clusters(points, 2, seed=0))
     k_means = KMeans(2, n_init=3, random_state=0).fit_predict(points)
 
     def agreement(found):  # the share labelled alike, up to swapping the two names
@@ -135,3 +131,4 @@ def test_a_self_conditioned_run_trains_on_its_clusters_resumes_on_them_and_sampl
     assert torch.equal(images, g.sample(12, seed=3))
     with pytest.raises(GankitError, match="self-conditioned: its clusters are not classes"):
         g.sample(4, labels=torch.tensor([1]))
+
