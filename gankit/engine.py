@@ -119,6 +119,7 @@ class _Trainer:
                 f"{cfg.eval_holdout} training images, which are left out of training")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
         labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
+        self.setup_s = 0.0  # clustering time, spent inside the --minutes budget
         if cfg.self_condition:  # a resumed run keeps the clusters it started with
             labels = self._cluster(images) if saved_clusters is None else _checked(saved_clusters, images, run_dir)
         self.labels = labels.to(device) if labels is not None else None
@@ -144,8 +145,9 @@ class _Trainer:
             else torch.zeros(len(images), dtype=torch.long)
         clusters = self.world.from_main(clusters, self.device)
         sizes = torch.bincount(clusters, minlength=k)
+        self.setup_s = time.monotonic() - start
         self.log(f"self-conditioning on {k} clusters of the {len(images)} training images "
-                 f"({time.monotonic() - start:.0f} s, before the --minutes budget starts): "
+                 f"({self.setup_s:.0f} s, counted in the --minutes budget): "
                  f"{int(sizes.min())} to {int(sizes.max())} images each")
         if (empty := int((sizes == 0).sum())) > 0:  # never drawn in sampling; D's embedding for it goes unused
             self.log(f"warning: {empty} of the {k} clusters are empty: the run trains on {k - empty}; "
@@ -187,7 +189,9 @@ class _Trainer:
                               "--batch-size or more data (--limit)")
         self._log_start(n)
         self.start = time.monotonic()
-        self.deadline = self.start + cfg.minutes * 60 if cfg.minutes else math.inf
+        # --minutes is the whole run's budget: clustering's seconds are training's seconds too
+        self.elapsed_before += self.setup_s
+        self.deadline = self.start + cfg.minutes * 60 - self.setup_s if cfg.minutes else math.inf
         self.health = HealthMonitor(self.log, watch_d_wins=cfg.loss.startswith("bce"))
         self.steps_run, stopped_by, self.epoch_stats = 0, "epochs", {}
         if cfg.on_divergence == "rollback" and not resumed:

@@ -1,6 +1,8 @@
 """Self-conditioning: clusters that find the structure of unlabelled images, a generator that samples them at
 their shares without labels, and a run that trains, resumes and samples like an unconditional one."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -132,3 +134,17 @@ def test_a_self_conditioned_run_trains_on_its_clusters_resumes_on_them_and_sampl
     with pytest.raises(GankitError, match="self-conditioned: its clusters are not classes"):
         g.sample(4, labels=torch.tensor([1]))
 
+
+def test_clustering_time_is_spent_from_the_minutes_budget(tmp_path, blob_npz, monkeypatch):
+    real_clustering = self_condition.cluster_images
+
+    def slow_clustering(*args, **kwargs):  # the real clustering, made slower than the whole budget
+        ids = real_clustering(*args, **kwargs)
+        time.sleep(2.0)
+        return ids
+
+    monkeypatch.setattr(self_condition, "cluster_images", slow_clustering)
+    lines = []
+    result = train(self_conditioned_config(blob_npz, epochs=50, minutes=1 / 60), tmp_path / "run", log=lines.append)
+    assert result.stopped_by == "minutes" and result.steps_done <= 1  # 2 s of clustering left nothing of 1 s
+    assert any("counted in the --minutes budget" in line for line in lines)
