@@ -285,13 +285,18 @@ def print_table(result: dict) -> None:
 
 
 def cpu_name() -> str:
+    """The CPU's model name and the vector/matrix extensions that decide its fp32 and bf16 rates."""
+    name, flags = "cpu", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return "cpu"
+    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name} ({', '.join(extensions) or 'no AVX2'}; torch capability {torch.backends.cpu.get_cpu_capability()})"
 
 
 if __name__ == "__main__":
