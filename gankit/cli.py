@@ -68,7 +68,7 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", type=float, default=S, help="Adam learning rate for G and D (default: 2e-4)")
     p.add_argument("--seed", type=int, default=S, help="random seed (default: 0)")
     p.add_argument("--device", default=S, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--precision", default=S, help="fp32 (default) or bf16 (autocast; fast on GPUs and AMX CPUs)")
+    p.add_argument("--precision", default=S, help="fp32 (default) or bf16 (autocast; fast on GPUs and on CPUs with AMX or AVX512_BF16)")
     p.add_argument("--compile", action="store_true", default=S, help="compile G and D with torch.compile")
     p.add_argument("--eval-every", type=int, default=S, help="score FID, KID, precision/recall and classes every K "
                    "epochs against a validation slice; keep checkpoints/best.pt by FID (default: 0, off)")

@@ -55,7 +55,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"  # or bf16: forward passes under autocast (for GPUs and CPUs with AMX)
+    precision: str = "fp32"  # or bf16: forward passes under autocast (for GPUs and CPUs with AMX or AVX512_BF16)
     compile: bool = False  # torch.compile G and D
     # evaluation during training (domain features, against a validation slice of the training split)
     eval_every: int = 0  # epochs between evaluations; 0: none

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from gankit import checkpoint, config as config_mod, data, distributed, losses, models, periodic_eval, self_condition
 from gankit.config import TrainConfig
-from gankit.device import resolve_device
+from gankit.device import bf16_warning, cpu_flags, resolve_device
 from gankit.runlog import RunLog, prepare_run_dir
 from gankit.ema import EMA
 from gankit.errors import GankitError
@@ -118,6 +118,8 @@ class _Trainer:
             log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
                 f"{cfg.eval_holdout} training images, which are left out of training")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
+        if (warning := bf16_warning(device, cfg.precision, cpu_flags())) and world.is_main:
+            log(warning)
         labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
         self.setup_s = 0.0  # clustering time, spent inside the --minutes budget
         if cfg.self_condition:  # a resumed run keeps the clusters it started with

@@ -1,0 +1,46 @@
+"""Device choice and the bf16 warning: bf16 on an x86 CPU without bf16 instructions is emulated and many times
+slower than fp32 (benchmarks/README.md), so a run that asks for it there says so in its log."""
+
+import pytest
+import torch
+
+from gankit import engine
+from gankit.device import bf16_warning, cpu_flags
+from tests.test_train import small_config
+
+CPU = torch.device("cpu")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n\n")
+    assert cpu_flags(info) == {"fpu", "sse", "avx2", "avx512f", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize("flags, precision, device, warns", [
+    ({"avx2"}, "bf16", CPU, True),                                  # x86 without bf16 products: emulated
+    ({"avx2", "avx512f"}, "bf16", CPU, True),                       # AVX-512 alone is not enough
+    ({"avx2", "avx512f", "avx512_bf16"}, "bf16", CPU, False),       # Zen 4, Cooper Lake and later
+    ({"avx2", "amx_bf16"}, "bf16", CPU, False),                     # Sapphire Rapids
+    ({"avx2"}, "fp32", CPU, False),
+    ({"avx2"}, "bf16", torch.device("cuda"), False),
+    ({"fp", "asimd"}, "bf16", CPU, False),                          # ARM: no claim
+    (None, "bf16", CPU, False),                                     # flags unknown: no claim
+])
+def test_bf16_warning_only_where_bf16_is_emulated(flags, precision, device, warns):
+    message = bf16_warning(device, precision, flags)
+    assert (message is not None) == warns
+    if warns:
+        assert "--precision bf16" in message and "avx512_bf16" in message
+
+
+def test_a_bf16_run_on_such_a_cpu_says_so_and_still_trains(tmp_path, blob_npz, monkeypatch):
+    monkeypatch.setattr(engine, "cpu_flags", lambda: {"avx2", "avx512f"})
+    lines = []
+    run = engine.train(small_config(blob_npz, epochs=1, precision="bf16"), tmp_path / "run", log=lines.append)
+    assert run.epochs_done == 1
+    assert sum("without bf16 instructions" in line for line in lines) == 1
+    lines.clear()
+    engine.train(small_config(blob_npz, epochs=1), tmp_path / "fp32", log=lines.append)
+    assert not any("without bf16 instructions" in line for line in lines)
