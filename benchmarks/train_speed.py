@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import tutorial_reference as tut  # noqa: E402
 from gankit import losses  # noqa: E402
 from gankit.config import preset_config  # noqa: E402
+from gankit.device import BF16_CPU_FLAGS, cpu_flags  # noqa: E402
 from gankit.engine import draw_batch, make_adam  # noqa: E402
 from gankit.models import mlp  # noqa: E402
 from gankit.step import GanStep, StepOptions  # noqa: E402
@@ -285,18 +286,17 @@ def print_table(result: dict) -> None:
 
 
 def cpu_name() -> str:
-    """The CPU's model name and the vector/matrix extensions that decide its fp32 and bf16 rates."""
-    name, flags = "cpu", set()
+    """The CPU's model name and the extensions that decide its fp32 and bf16 rates."""
+    name = "cpu"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+        name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), name)
     except OSError:
         pass
-    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{name} ({', '.join(extensions) or 'no AVX2'}; torch capability {torch.backends.cpu.get_cpu_capability()})"
+    flags = cpu_flags() or set()
+    found = [f for f in ("avx2", "avx512f", *BF16_CPU_FLAGS) if f in flags]
+    return f"{name} ({', '.join(found) or 'none of ' + ', '.join(('avx2', 'avx512f', *BF16_CPU_FLAGS))}; " \
+           f"torch capability {torch.backends.cpu.get_cpu_capability()})"
 
 
 if __name__ == "__main__":

@@ -34,10 +34,12 @@ def resolve_device(name: str) -> torch.device:
 # x86 extensions with bf16 dot products; without one, oneDNN emulates bf16 products (measured here: about
 # 1 GFLOP/s against 89 fp32), with one it beats fp32 (AVX512_BF16: 405 against 156 GFLOP/s)
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+X86_MACHINES = ("x86_64", "amd64", "i386", "i686")
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
-    """The CPU's feature flags from /proc/cpuinfo; None where it cannot be read (not Linux)."""
+    """The CPU's feature flags from /proc/cpuinfo (x86 "flags", ARM "Features"); None where the file cannot be
+    read (not Linux) or has no such line."""
     try:
         for line in cpuinfo.read_text().splitlines():
             if line.startswith(("flags", "Features")):
@@ -47,11 +49,12 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
     return None
 
 
-def bf16_warning(device: torch.device, precision: str, flags: set[str] | None) -> str | None:
-    """A warning for bf16 on an x86 CPU without bf16 instructions (it runs many times slower than fp32 there)."""
-    if precision != "bf16" or device.type != "cpu" or flags is None or "avx2" not in flags:
-        return None  # GPUs, ARM (its own bf16 story) and unknown CPUs: no claim either way
+def bf16_warning(device: torch.device, precision: str, flags: set[str] | None, machine: str) -> str | None:
+    """A warning for bf16 on an x86 CPU without bf16 instructions (it runs many times slower than fp32 there).
+    `machine` is platform.machine()."""
+    if precision != "bf16" or device.type != "cpu" or flags is None or machine.lower() not in X86_MACHINES:
+        return None  # GPUs, ARM (its own bf16 story) and CPUs whose flags are unknown: no claim either way
     if any(f in flags for f in BF16_CPU_FLAGS):
         return None
     return ("warning: --precision bf16 on a CPU without bf16 instructions (avx512_bf16 or amx_bf16): autocast "
-            "emulates bf16 products and trains many times slower than fp32; drop --precision bf16 here")
+            "emulates bf16 products and trains many times slower than fp32; start runs on this CPU without it")

@@ -11,6 +11,7 @@ makes no host sync (no `.item()`), so a GPU is never waiting on Python.
 from __future__ import annotations
 
 import math
+import platform
 import signal
 import time
 from contextlib import contextmanager
@@ -118,7 +119,7 @@ class _Trainer:
             log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
                 f"{cfg.eval_holdout} training images, which are left out of training")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
-        if (warning := bf16_warning(device, cfg.precision, cpu_flags())) and world.is_main:
+        if warning := bf16_warning(device, cfg.precision, cpu_flags(), platform.machine()):
             log(warning)
         labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
         self.setup_s = 0.0  # clustering time, spent inside the --minutes budget

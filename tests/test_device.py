@@ -1,6 +1,8 @@
 """Device choice and the bf16 warning: bf16 on an x86 CPU without bf16 instructions is emulated and many times
 slower than fp32 (benchmarks/README.md), so a run that asks for it there says so in its log."""
 
+import platform
+
 import pytest
 import torch
 
@@ -15,21 +17,28 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n\n")
     assert cpu_flags(info) == {"fpu", "sse", "avx2", "avx512f", "avx512_bf16"}
+    arm = tmp_path / "cpuinfo-arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd bf16\n")
+    assert cpu_flags(arm) == {"fp", "asimd", "bf16"}
+    no_flags = tmp_path / "cpuinfo-none"
+    no_flags.write_text("processor\t: 0\nmodel name\t: Some CPU\n")
+    assert cpu_flags(no_flags) is None
     assert cpu_flags(tmp_path / "missing") is None
 
 
-@pytest.mark.parametrize("flags, precision, device, warns", [
-    ({"avx2"}, "bf16", CPU, True),                                  # x86 without bf16 products: emulated
-    ({"avx2", "avx512f"}, "bf16", CPU, True),                       # AVX-512 alone is not enough
-    ({"avx2", "avx512f", "avx512_bf16"}, "bf16", CPU, False),       # Zen 4, Cooper Lake and later
-    ({"avx2", "amx_bf16"}, "bf16", CPU, False),                     # Sapphire Rapids
-    ({"avx2"}, "fp32", CPU, False),
-    ({"avx2"}, "bf16", torch.device("cuda"), False),
-    ({"fp", "asimd"}, "bf16", CPU, False),                          # ARM: no claim
-    (None, "bf16", CPU, False),                                     # flags unknown: no claim
+@pytest.mark.parametrize("flags, machine, precision, device, warns", [
+    ({"avx2"}, "x86_64", "bf16", CPU, True),                              # x86 without bf16 products: emulated
+    ({"sse4_2"}, "x86_64", "bf16", CPU, True),                            # older x86, no AVX2 either
+    ({"avx2", "avx512f"}, "AMD64", "bf16", CPU, True),                    # AVX-512 alone is not enough
+    ({"avx2", "avx512f", "avx512_bf16"}, "x86_64", "bf16", CPU, False),   # Zen 4, Cooper Lake and later
+    ({"avx2", "amx_bf16"}, "x86_64", "bf16", CPU, False),                 # Sapphire Rapids
+    ({"avx2"}, "x86_64", "fp32", CPU, False),
+    ({"avx2"}, "x86_64", "bf16", torch.device("cuda"), False),
+    ({"fp", "asimd"}, "aarch64", "bf16", CPU, False),                     # ARM: no claim
+    (None, "x86_64", "bf16", CPU, False),                                 # flags unknown: no claim
 ])
-def test_bf16_warning_only_where_bf16_is_emulated(flags, precision, device, warns):
-    message = bf16_warning(device, precision, flags)
+def test_bf16_warning_only_where_bf16_is_emulated(flags, machine, precision, device, warns):
+    message = bf16_warning(device, precision, flags, machine)
     assert (message is not None) == warns
     if warns:
         assert "--precision bf16" in message and "avx512_bf16" in message
@@ -37,6 +46,7 @@ def test_bf16_warning_only_where_bf16_is_emulated(flags, precision, device, warn
 
 def test_a_bf16_run_on_such_a_cpu_says_so_and_still_trains(tmp_path, blob_npz, monkeypatch):
     monkeypatch.setattr(engine, "cpu_flags", lambda: {"avx2", "avx512f"})
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     lines = []
     run = engine.train(small_config(blob_npz, epochs=1, precision="bf16"), tmp_path / "run", log=lines.append)
     assert run.epochs_done == 1
