@@ -293,10 +293,10 @@ def cpu_name() -> str:
                      if line.startswith("model name")), name)
     except OSError:
         pass
+    extensions = ("avx2", "avx512f", *BF16_CPU_FLAGS)
     flags = cpu_flags() or set()
-    found = [f for f in ("avx2", "avx512f", *BF16_CPU_FLAGS) if f in flags]
-    return f"{name} ({', '.join(found) or 'none of ' + ', '.join(('avx2', 'avx512f', *BF16_CPU_FLAGS))}; " \
-           f"torch capability {torch.backends.cpu.get_cpu_capability()})"
+    found = ", ".join(f for f in extensions if f in flags) or "none of " + ", ".join(extensions)
+    return f"{name} ({found}; torch capability {torch.backends.cpu.get_cpu_capability()})"
 
 
 if __name__ == "__main__":
