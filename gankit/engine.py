@@ -139,6 +139,7 @@ class _Trainer:
         self.epoch, self.step, self.step_in_epoch, self.elapsed_before, self.best_fid = 0, 0, 0, 0.0, math.inf
         self.epoch_start_rng = self.data_gen.get_state()
         self.lr_scale = 1.0
+        self.ema_stats_step: int | None = None  # the step the EMA generator's batch-norm statistics were made at
         self.start = time.monotonic()
 
     def _cluster(self, images: torch.Tensor) -> torch.Tensor:
@@ -243,6 +244,7 @@ class _Trainer:
 
     def end_epoch(self) -> None:
         """Move to the next epoch; score, log and draw the grid of the one just finished."""
+        self.recalibrate_ema()
         self.epoch, self.step_in_epoch, self.epoch_start_rng = self.epoch + 1, 0, self.data_gen.get_state()
         stats = self.meter.epoch_means()
         stats.update(epoch=self.epoch, step=self.step, images_per_s=self.meter.images_per_s(),
@@ -275,9 +277,28 @@ class _Trainer:
             self.G.train()
             return images
 
+    def recalibrate_ema(self) -> None:
+        """Give the EMA generator batch-norm statistics of its own (EMA.recalibrate) once per step it is used
+        at. The noise comes from a generator seeded by the step, and the labels are drawn from the training
+        labels, so a resumed run recomputes the same statistics and no training RNG is consumed."""
+        if self.ema is None or not self.world.is_main or self.ema_stats_step == self.step:
+            return
+        gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step)
+        batch, labels = 256, self.labels
+
+        def draw() -> tuple[torch.Tensor, torch.Tensor | None]:
+            z = torch.randn(batch, self.cfg.z_dim, generator=gen).to(self.device)
+            if labels is None:
+                return z, None
+            return z, labels[torch.randint(len(labels), (batch,), generator=gen).to(labels.device)]
+
+        self.ema.recalibrate(draw)
+        self.ema_stats_step = self.step
+
     def save_checkpoint(self, name: str = "last") -> None:
         """Rank 0 writes; "last" is saved by every rank's loop at the same point, so the ranks meet there."""
         if self.world.is_main:
+            self.recalibrate_ema()
             checkpoint.save(self.run_dir / "checkpoints" / f"{name}.pt", {
                 "config": self.cfg.to_dict(), "image_shape": list(self.dataset.shape),
                 "num_classes": self.num_classes, "generator": self.G.state_dict(),
@@ -302,6 +323,7 @@ class _Trainer:
         self.opt_d.load_state_dict(saved["opt_d"])
         if self.ema is not None:
             _restore_ema(self.ema, saved)
+            self.ema_stats_step = None
         self.lr_scale /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
         for opt, base in ((self.opt_g, self.cfg.lr_g or self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
             for group in opt.param_groups:

@@ -51,6 +51,28 @@ def test_sampling_uses_the_ema_weights(tmp_path, blob_npz):
     assert any(not torch.equal(state["generator_ema"][k], v) for k, v in state["generator"].items())
 
 
+def test_saved_ema_generator_carries_batch_norm_statistics_of_its_own_weights(tmp_path, blob_npz):
+    run = train(recipe(blob_npz, conditional=False), tmp_path / "run", **QUIET)
+    state = checkpoint.load(run.run_dir / "checkpoints" / "last.pt")
+    stats = [k for k in state["generator_ema"] if k.endswith("running_mean")]
+    assert stats
+    # recompute them independently: the EMA weights in training mode on fresh noise
+    g = load(run.run_dir)
+    G = g.generator.train()
+    for m in G.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    with torch.no_grad():
+        for i in range(20):
+            G(torch.randn(256, g.config.z_dim, generator=torch.Generator().manual_seed(1000 + i)))
+    recomputed = G.state_dict()
+    for k in stats:
+        saved, live = state["generator_ema"][k], state["generator"][k]
+        # closer to the EMA weights' own statistics than the live G's copied ones are
+        assert (saved - recomputed[k]).norm() < 0.5 * (live - recomputed[k]).norm(), k
+
+
 def test_resume_with_every_stabiliser_matches_a_straight_run(tmp_path, blob_npz):
     # 224 images / 32: 7 steps per epoch, so the n_critic cycle of 2 spans the resume
     options = dict(r1_gamma=0.5, augment="translation,cutout,color", n_critic=2, lr_d=4e-4, epochs=2, limit=224)

@@ -222,6 +222,29 @@ def test_ema_copies_buffers_and_keeps_its_own_storage():
     assert not torch.equal(ema.module[0].weight, G[0].weight) and not torch.equal(ema_bn.running_mean, bn.running_mean)
 
 
+def test_ema_recalibrate_gives_the_averaged_weights_their_own_batch_norm_statistics():
+    G = _net()
+    ema = EMA(G, warmup=False)
+    G.train()
+    G(torch.randn(64, 3) * 3 + 1)
+    ema.update(G)  # the average now carries G's running statistics
+    with torch.no_grad():
+        ema.module[0].weight.mul_(2.0)  # ...which no longer describe the averaged weights' activations
+    batches = [torch.randn(32, 3, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    feeds = iter(batches)
+    weights_before = _params(ema.module)
+    assert ema.recalibrate(lambda: (next(feeds), None), batches=3)
+    with torch.no_grad():
+        h = [ema.module[0](x) for x in batches]
+    bn = ema.module[1]
+    # the plain mean over the batches of each batch's mean and unbiased variance, as BatchNorm with momentum None
+    assert torch.allclose(bn.running_mean, torch.stack([x.mean(0) for x in h]).mean(0), atol=1e-6)
+    assert torch.allclose(bn.running_var, torch.stack([x.var(0) for x in h]).mean(0), atol=1e-5)
+    assert bn.momentum == 0.1 and not ema.module.training  # settings put back
+    assert all(torch.equal(a, b) for a, b in zip(weights_before, ema.module.parameters()))
+    assert not EMA(nn.Linear(3, 2)).recalibrate(lambda: (torch.randn(4, 3), None))  # nothing to recompute
+
+
 def test_ema_module_is_a_frozen_eval_copy_for_sampling():
     G = _net()
     ema = EMA(G)
