@@ -2,6 +2,7 @@
 
     python benchmarks/results_table.py                                  # MNIST and Fashion-MNIST, 15 minutes each
     python benchmarks/results_table.py --datasets mnist --presets best --minutes 1   # a quick look
+    python benchmarks/results_table.py --datasets mnist --presets best --set width=32 --out other.json  # a variant
 
 For each (data set, preset): `gankit.train(preset, dataset=..., minutes=M)` in runs/results-table/, then
 `gankit.evaluate` of its last checkpoint (EMA weights where the preset keeps them) with the domain features,
@@ -34,14 +35,16 @@ PRESET_ORDER = ("seed", "best", "best-cond")
 OVERHEAD_MINUTES = 2.0  # data loading, the last checkpoint, sampling and scoring 10k images, per row
 
 
-def run_row(dataset: str, preset: str, minutes: float, root: Path, seed: int) -> dict:
+def run_row(dataset: str, preset: str, minutes: float, root: Path, seed: int, overrides: dict | None = None) -> dict:
+    overrides = overrides or {}
     run_dir = root / f"{dataset}-{preset}"
     start = time.monotonic()
     result = gankit.train(preset, run_dir, force=True, dataset=dataset, minutes=minutes, seed=seed, progress=False,
-                          log=lambda m: None)
+                          log=lambda m: None, **overrides)
     trained_s = time.monotonic() - start
     report = evaluate(run_dir, n=10_000, log=lambda m: None)
-    return {"dataset": dataset, "preset": preset, "minutes": round(trained_s / 60, 1),
+    return {"dataset": dataset, "preset": preset, **({"overrides": overrides} if overrides else {}),
+            "minutes": round(trained_s / 60, 1),
             "epochs": result.epochs_done, "steps": result.steps_done, "stopped_by": result.stopped_by,
             **report.to_json()}
 
@@ -55,7 +58,9 @@ def markdown(rows: list[dict]) -> str:
         floors[r["dataset"]] = f
         cell = {k: _fmt(m.get(k)) for k in COLUMNS}
         ratio = f" ({_times(m['fid'] / f['fid'])})" if m.get("fid") and f.get("fid") else ""
-        lines.append(f"| {r['dataset']} | {r['preset']} | {r['minutes']} | {r['epochs']} | {cell['fid']}{ratio} | "
+        preset = r["preset"] + (f" ({', '.join(f'{k}={v}' for k, v in r['overrides'].items())})"
+                                if r.get("overrides") else "")
+        lines.append(f"| {r['dataset']} | {preset} | {r['minutes']} | {r['epochs']} | {cell['fid']}{ratio} | "
                      f"{cell['kid']} | {cell['precision']} | {cell['recall']} | {cell['classes_covered']} | "
                      f"{cell['label_accuracy']} | {cell['class_fid']} |")
     for dataset, f in floors.items():
@@ -83,13 +88,17 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", default="runs/results-table", help="where the runs are written (overwritten)")
     p.add_argument("--out", default="benchmarks/results/quality.json")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", type=_override,
+                   help="change one option of every preset run, e.g. --set width=48 (repeatable; use its own --out)")
     a = p.parse_args()
+    overrides = dict(a.set)
     pairs = [(d, pr) for d in a.datasets for pr in a.presets]
     expected = len(pairs) * (a.minutes + OVERHEAD_MINUTES)
     print(f"{len(pairs)} runs of {a.minutes:g} minutes: expect about {expected:.0f} minutes in all", flush=True)
     rows = kept_rows(Path(a.out), pairs, a.minutes)
     for dataset, preset in pairs:
-        r = {**run_row(dataset, preset, a.minutes, Path(a.root), a.seed), "measured": time.strftime("%Y-%m-%d")}
+        r = {**run_row(dataset, preset, a.minutes, Path(a.root), a.seed, overrides),
+             "measured": time.strftime("%Y-%m-%d")}
         rows.append(r)
         print(f"{dataset} {preset}: {r['epochs']} epochs, FID {r['metrics']['fid']:.1f} "
               f"(floor {r['floor']['fid']:.2f})", flush=True)
@@ -97,6 +106,17 @@ def main() -> None:
                "torch": torch.__version__, "minutes": a.minutes, "seed": a.seed, "rows": _ordered(rows)}
         write_text(a.out, json.dumps(out, indent=1) + "\n")  # after every row: a cut-off run keeps its rows
     print(markdown(_ordered(rows)))
+
+
+def _override(text: str) -> tuple[str, object]:
+    """KEY=VALUE with VALUE read as JSON where it can be (48, 0.5, true), else as a string (spectral)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
 
 
 def kept_rows(path: Path, pairs: list[tuple[str, str]], minutes: float) -> list[dict]:

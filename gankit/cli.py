@@ -51,6 +51,8 @@ def _add_train(sub) -> None:
     p.add_argument("--width", type=int, default=S, help="conv models: base channel count (dcgan: 64)")
     p.add_argument("--d-norm", default=S, help="conv models: D's normalisation, batch, none or spectral")
     p.add_argument("--g-upsample", default=S, help="conv models: G's upsampling, transposed or nearest")
+    p.add_argument("--d-minibatch-std", action="store_true", default=S, help="conv models: D sees the spread of "
+                   "its features over each group of 4 images, so too little variety is penalised (Karras et al. 2018)")
     p.add_argument("--conditional", action="store_true", default=S, help="train a class-conditional G and D on the labels")
     p.add_argument("--self-condition", type=int, default=S, metavar="K", help="unlabelled data: condition G and D "
                    "on K clusters of the images, found without labels (self-conditioned GAN; 0: off)")
@@ -61,6 +63,8 @@ def _add_train(sub) -> None:
     p.add_argument("--n-critic", type=int, default=S, help="D steps per G step (default: 1)")
     p.add_argument("--lr-g", type=float, default=S, help="G's learning rate (default: --lr)")
     p.add_argument("--lr-d", type=float, default=S, help="D's learning rate (default: --lr)")
+    p.add_argument("--lr-decay", type=float, default=S, metavar="FRACTION", help="let both learning rates fall "
+                   "linearly to 0 over the last FRACTION of the run, by epochs or --minutes (default: 0, constant)")
     p.add_argument("--epochs", type=int, default=S, help="total epochs, also when resuming (default: 100)")
     p.add_argument("--minutes", type=float, default=S, help="wall-clock budget: stop after M minutes of training "
                    "(--self-condition's clustering included)")

@@ -35,6 +35,7 @@ class TrainConfig:
     width: int | None = None  # conv models: base channel count (dcgan default 64)
     d_norm: str | None = None  # conv models: D's normalisation, batch | none | spectral (dcgan default batch)
     g_upsample: str | None = None  # conv models: G's upsampling, transposed | nearest (dcgan default transposed)
+    d_minibatch_std: bool | None = None  # conv models: D sees each group of 4 images' feature spread (default off)
     conditional: bool = False  # G and D see the data set's labels
     self_condition: int = 0  # K > 1: G and D see K clusters of the unlabelled images (0: off)
     z_dim: int = 100
@@ -47,6 +48,8 @@ class TrainConfig:
     n_critic: int = 1  # D steps per G step
     lr_g: float | None = None  # G's learning rate (default: lr)
     lr_d: float | None = None  # D's learning rate (default: lr); TTUR: lr_d > lr_g
+    lr_decay: float = 0.0  # the last fraction of the run (epochs or --minutes, whichever ends first) over which
+    # both learning rates fall linearly to 0 (0: constant; 0.5: the second half)
     # the optimisation
     epochs: int = 100  # always the total, also when resuming
     minutes: float | None = None  # wall-clock budget after loading the data; clustering counts
@@ -167,7 +170,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
 
 
 _OPTIONAL_TYPES = {"data_dir": str, "limit": int, "image_size": int, "channels": int, "minutes": float,
-                   "width": int, "d_norm": str, "g_upsample": str, "lr_g": float, "lr_d": float}
+                   "width": int, "d_norm": str, "g_upsample": str, "d_minibatch_std": bool, "lr_g": float, "lr_d": float}
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
@@ -235,6 +238,9 @@ def _check_stabilisers(cfg: TrainConfig) -> None:
     for name in ("gp_weight", "r1_gamma"):
         if getattr(cfg, name) < 0:
             raise GankitError(f"--{name.replace('_', '-')} must be zero (off) or positive, got {getattr(cfg, name)}")
+    if not 0 <= cfg.lr_decay <= 1:
+        raise GankitError(f"--lr-decay is the fraction of the run over which the learning rates fall to 0, in [0, 1] "
+                          f"(0: off), got {cfg.lr_decay}")
     if not 0 <= cfg.ema < 1:
         raise GankitError(f"--ema is the average's beta, in [0, 1) (0: off; 0.999 is usual), got {cfg.ema}")
     unknown = [p for p in cfg.augment.split(",") if p and p not in POLICIES]

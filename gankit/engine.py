@@ -138,7 +138,8 @@ class _Trainer:
         self.fixed_labels = torch.arange(cfg.grid_size, device=device) % self.num_classes if self.num_classes else None
         self.epoch, self.step, self.step_in_epoch, self.elapsed_before, self.best_fid = 0, 0, 0, 0.0, math.inf
         self.epoch_start_rng = self.data_gen.get_state()
-        self.lr_scale = 1.0
+        self.lr_scale = 1.0  # halved by each rollback
+        self.lr_schedule = 1.0  # --lr-decay's factor
         self.ema_stats_step: int | None = None  # the step the EMA generator's batch-norm statistics were made at
         self.start = time.monotonic()
 
@@ -196,6 +197,7 @@ class _Trainer:
         # --minutes is the whole run's budget: clustering's seconds are training's seconds too
         self.elapsed_before += self.setup_s
         self.deadline = self.start + cfg.minutes * 60 - self.setup_s if cfg.minutes else math.inf
+        self.update_lr_schedule()
         self.health = HealthMonitor(self.log, watch_d_wins=cfg.loss.startswith("bce"))
         self.steps_run, stopped_by, self.epoch_stats = 0, "epochs", {}
         if cfg.on_divergence == "rollback" and not resumed:
@@ -226,11 +228,14 @@ class _Trainer:
             self.step, self.step_in_epoch, self.steps_run = self.step + 1, self.step_in_epoch + 1, self.steps_run + 1
             at_log_point = self.step % cfg.log_every == 0 or self.step_in_epoch == self.steps_per_epoch
             if at_log_point:
+                self.update_lr_schedule()
                 row = self.meter.flush()
                 if self.health.diverged(row, self.step) and cfg.on_divergence == "rollback":
                     self.rollback()  # so no checkpoint is ever written from diverged weights
                 if self.runlog:
-                    self.runlog.step_row({"step": self.step, "epoch": self.epoch + 1, **row})
+                    self.runlog.step_row({"step": self.step, "epoch": self.epoch + 1, **row,
+                                          "lr_g": self.opt_g.param_groups[0]["lr"],
+                                          "lr_d": self.opt_d.param_groups[0]["lr"]})
                 bar.set_postfix_str(_postfix(row, self.meter.images_per_s()), refresh=False)
                 bar.update(self.step_in_epoch - bar.n)
             # Ranks must stop at the same step: under torchrun they agree at log points only.
@@ -325,12 +330,30 @@ class _Trainer:
             _restore_ema(self.ema, saved)
             self.ema_stats_step = None
         self.lr_scale /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
-        for opt, base in ((self.opt_g, self.cfg.lr_g or self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
-            for group in opt.param_groups:
-                group["lr"] = base * self.lr_scale
+        self.set_learning_rates()
         self.train_step.g_loss.zero_()
         self.log(f"rolled back to the weights of epoch {saved['epoch']}, step {saved['step']}; learning rates "
                  f"halved to G {self.opt_g.param_groups[0]['lr']:.3g}, D {self.opt_d.param_groups[0]['lr']:.3g}")
+
+    def update_lr_schedule(self) -> None:
+        """--lr-decay: constant, then linear to 0 over the run's last fraction. Progress is the larger of steps
+        over all epochs' steps and time over the --minutes budget; it changes at log points only, where the
+        ranks of a torchrun meet, and rank 0's clock decides for all."""
+        cfg = self.cfg
+        if not cfg.lr_decay:
+            return
+        progress = self.step / (cfg.epochs * self.steps_per_epoch)
+        if cfg.minutes:
+            elapsed = self.elapsed_before + time.monotonic() - self.start
+            progress = max(progress, elapsed / (cfg.minutes * 60))
+        progress = float(self.world.from_main(torch.tensor([progress]), self.device))
+        self.lr_schedule = min(1.0, max(0.0, 1.0 - progress) / cfg.lr_decay)
+        self.set_learning_rates()
+
+    def set_learning_rates(self) -> None:
+        for opt, base in ((self.opt_g, self.cfg.lr_g or self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
+            for group in opt.param_groups:
+                group["lr"] = base * self.lr_scale * self.lr_schedule
 
     def _log_start(self, n: int) -> None:
         cfg, world = self.cfg, self.world

@@ -23,7 +23,7 @@ import torchvision.utils
 from gankit.errors import GankitError
 from gankit.io import atomic_path, write_text
 
-STEP_FIELDS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
+STEP_FIELDS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d"]
 EVAL_FIELDS = ["fid", "kid", "precision", "recall", "classes_covered", "label_accuracy"]  # blank in epochs without evaluation
 EPOCH_FIELDS = ["epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds", "elapsed_s",
                 *EVAL_FIELDS]
@@ -65,7 +65,7 @@ class RunLog:
     def step_row(self, row: dict[str, float]) -> None:
         _append_csv(self.run_dir / "steps.csv", STEP_FIELDS, row)
         if self.tb is not None:
-            for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+            for key in ("d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d"):
                 self.tb.add_scalar(f"train/{key}", row[key], int(row["step"]))
 
     def epoch_row(self, row: dict[str, float]) -> None:
@@ -169,6 +169,9 @@ def read_csv(path: Path) -> list[dict[str, float]]:
 
 def _append_csv(path: Path, fieldnames: list[str], row: dict[str, Any]) -> None:
     new = not path.exists()
+    if not new:  # a run resumed from an older gankit keeps its file's columns
+        with open(path, newline="") as f:
+            fieldnames = next(csv.reader(f), None) or fieldnames
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fieldnames)
         if new:

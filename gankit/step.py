@@ -40,7 +40,10 @@ class StepOptions:
 
 
 def has_batch_statistics(module: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    """Whether one image's output depends on the rest of its batch: then real and fake go through D apart."""
+    from gankit.models.dcgan import MinibatchStd
+
+    return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) for m in module.modules())
 
 
 class GanStep:

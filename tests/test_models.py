@@ -218,3 +218,44 @@ def test_one_gan_step_trains_dcgan(norm):
     assert torch.isfinite(stats).all()
     after = [p.detach() for p in (*G.parameters(), *D.parameters())]
     assert all(not torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_minibatch_std_appends_each_groups_mean_feature_spread():
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 5, 5)
+    out = dcgan.MinibatchStd(group=4)(x)
+    assert out.shape == (8, 4, 5, 5) and torch.equal(out[:, :3], x)
+    for g in range(2):  # consecutive groups of 4, each its own spread, the same for every image and position in it
+        group = x[4 * g:4 * g + 4]
+        expected = ((group - group.mean(0)) ** 2).mean(0).add(1e-8).sqrt().mean()
+        assert torch.allclose(out[4 * g:4 * g + 4, 3], expected.expand(4, 5, 5), atol=1e-6)
+    changed = x.clone()
+    changed[5] += 10  # a change in the second group leaves the first group's channel as it was
+    out2 = dcgan.MinibatchStd(group=4)(changed)
+    assert torch.equal(out2[:4, 3], out[:4, 3]) and (out2[4:, 3] > out[4:, 3]).all()
+    assert dcgan.MinibatchStd(group=4)(x[:6]).shape == (6, 4, 5, 5)  # 6 images: groups of gcd(6, 4) = 2
+
+
+def test_minibatch_std_d_scores_a_batch_of_copies_apart_from_a_varied_batch():
+    torch.manual_seed(0)
+    _, D = models.build("dcgan", (1, 28, 28), Z, width=8, norm="spectral", minibatch_std=True)
+    _, plain = models.build("dcgan", (1, 28, 28), Z, width=8, norm="spectral")
+    assert has_batch_statistics(D) and not has_batch_statistics(plain)
+    D.eval(), plain.eval()  # spectral norm's power iteration would move the weights between calls
+    varied = torch.rand(8, 1, 28, 28) * 2 - 1
+    copies = varied[:1].expand(8, 1, 28, 28)
+    # the first image's logit depends on its group: alone among copies it scores otherwise than among others
+    assert not torch.allclose(D(varied)[0], D(copies)[0])
+    assert torch.allclose(plain(varied)[0], plain(copies)[0])
+    G, _ = models.build("dcgan", (1, 28, 28), Z, width=8)
+    step = GanStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
+                   losses.get("least-squares"))
+    assert not step.joint_d_pass  # real and fake through D apart: no group mixes them
+
+
+def test_minibatch_std_is_refused_by_the_mlp(tmp_path):
+    from gankit.config import replace, validate
+
+    with pytest.raises(GankitError, match="model mlp has no option minibatch_std"):
+        validate(replace(preset_config("seed"), {"d_minibatch_std": True}))
+    validate(replace(preset_config("best"), {"d_minibatch_std": True}))

@@ -1,5 +1,6 @@
 """The training loop end to end on a small data set: run directory contents, resume, budgets, sampling."""
 
+import csv
 import json
 
 import numpy as np
@@ -146,3 +147,62 @@ def test_a_run_that_failed_before_writing_anything_does_not_block_a_retry(tmp_pa
     (tmp_path / "run" / "checkpoints").mkdir()
     run = train(small_config(blob_npz, epochs=1), tmp_path / "run", log=lambda s: None)
     assert (run.run_dir / "checkpoints" / "last.pt").is_file()
+
+
+def _logged_lrs(run_dir) -> list[tuple[int, float, float]]:
+    with open(run_dir / "steps.csv", newline="") as f:
+        return [(int(r["step"]), float(r["lr_g"]), float(r["lr_d"])) for r in csv.DictReader(f)]
+
+
+def test_lr_decay_holds_then_falls_linearly_to_zero_over_the_last_fraction(tmp_path, blob_npz):
+    run = train(small_config(blob_npz, epochs=4, log_every=4, lr_g=1e-4, lr_d=3e-4, lr_decay=0.5),
+                tmp_path / "run", log=lambda s: None)
+    rows = _logged_lrs(run.run_dir)
+    assert [s for s, _, _ in rows] == [4, 8, 12, 16, 20, 24, 28, 32]
+    for step, lr_g, lr_d in rows:  # the rate the steps after each log point train at
+        factor = min(1.0, (1 - step / 32) / 0.5)
+        assert lr_g == pytest.approx(1e-4 * factor) and lr_d == pytest.approx(3e-4 * factor), step
+    state = checkpoint.load(run.run_dir / "checkpoints" / "last.pt")
+    assert state["opt_g"]["param_groups"][0]["lr"] == 0.0 and state["opt_d"]["param_groups"][0]["lr"] == 0.0
+
+
+def test_lr_decay_follows_the_minutes_budget_when_it_ends_the_run_first(tmp_path, blob_npz):
+    run = train(small_config(blob_npz, epochs=10_000, log_every=2, lr_decay=1.0, minutes=0.05),
+                tmp_path / "run", log=lambda s: None)
+    assert run.stopped_by == "minutes"
+    rows = _logged_lrs(run.run_dir)
+    lrs = [lr for _, lr, _ in rows]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.2 * 2e-4  # by the clock: steps alone would give ~2e-4
+    assert rows[-1][0] < 0.01 * 10_000 * 8
+
+
+def test_a_resumed_run_recomputes_the_lr_decay_from_its_position(tmp_path, blob_npz):
+    cut = train(small_config(blob_npz, epochs=4, log_every=4, lr_decay=0.75, minutes=1e-9), tmp_path / "cut",
+                log=lambda s: None)
+    state = checkpoint.load(cut.run_dir / "checkpoints" / "last.pt")
+    assert state["opt_g"]["param_groups"][0]["lr"] == 0.0  # its budget was spent: the rate had reached 0
+    train(TrainConfig(), tmp_path / "cut", resume=True, overrides={"minutes": 60.0}, log=lambda s: None)
+    for step, lr_g, _ in _logged_lrs(cut.run_dir):  # now by steps: an hour's budget has barely begun
+        assert lr_g == pytest.approx(2e-4 * min(1.0, (1 - step / 32) / 0.75), rel=1e-3), step
+
+
+def test_lr_decay_outside_zero_to_one_is_refused(tmp_path, blob_npz):
+    with pytest.raises(GankitError, match="--lr-decay"):
+        train(small_config(blob_npz, lr_decay=1.5), tmp_path / "run", log=lambda s: None)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_steps_csv_from_before_the_learning_rate_columns_keeps_its_own_columns(tmp_path, blob_npz):
+    run = train(small_config(blob_npz, epochs=1), tmp_path / "run", log=lambda s: None)
+    steps = run.run_dir / "steps.csv"
+    with open(steps, newline="") as f:  # rewrite it as an older gankit wrote it
+        rows = [{k: r[k] for k in ("step", "epoch", "d_loss", "g_loss", "d_real", "d_fake")} for r in csv.DictReader(f)]
+    with open(steps, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    train(TrainConfig(), run.run_dir, resume=True, overrides={"epochs": 2}, log=lambda s: None)
+    with open(steps, newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
+    assert len(table) > len(rows) + 1 and all(len(r) == 6 for r in table)
