@@ -253,7 +253,7 @@ def test_minibatch_std_d_scores_a_batch_of_copies_apart_from_a_varied_batch():
     assert not step.joint_d_pass  # real and fake through D apart: no group mixes them
 
 
-def test_minibatch_std_is_refused_by_the_mlp(tmp_path):
+def test_minibatch_std_is_refused_by_the_mlp():
     from gankit.config import replace, validate
 
     with pytest.raises(GankitError, match="model mlp has no option minibatch_std"):
