@@ -54,22 +54,24 @@ def prepare_run_dir(path: Path, *, resume: bool, force: bool) -> None:
 class RunLog:
     def __init__(self, run_dir: Path, config_json: str, tensorboard: bool, resumed_step: int | None):
         self.run_dir = run_dir
+        self.step_fields, self.epoch_fields = STEP_FIELDS, EPOCH_FIELDS
         if resumed_step is None:
             write_text(run_dir / "config.json", config_json + "\n")
         else:
-            # Rows written after the checkpoint was taken would be logged twice: drop them.
-            _truncate_csv(run_dir / "steps.csv", "step", resumed_step)
-            _truncate_csv(run_dir / "metrics.csv", "step", resumed_step)
+            # Rows written after the checkpoint was taken would be logged twice: drop them. A run begun by an
+            # older gankit goes on with its files' own columns.
+            self.step_fields = _truncate_csv(run_dir / "steps.csv", "step", resumed_step) or STEP_FIELDS
+            self.epoch_fields = _truncate_csv(run_dir / "metrics.csv", "step", resumed_step) or EPOCH_FIELDS
         self.tb = _tensorboard_writer(run_dir) if tensorboard else None
 
     def step_row(self, row: dict[str, float]) -> None:
-        _append_csv(self.run_dir / "steps.csv", STEP_FIELDS, row)
+        _append_csv(self.run_dir / "steps.csv", self.step_fields, row)
         if self.tb is not None:
             for key in ("d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d"):
                 self.tb.add_scalar(f"train/{key}", row[key], int(row["step"]))
 
     def epoch_row(self, row: dict[str, float]) -> None:
-        _append_csv(self.run_dir / "metrics.csv", EPOCH_FIELDS, row)
+        _append_csv(self.run_dir / "metrics.csv", self.epoch_fields, row)
         if self.tb is not None:
             self.tb.add_scalar("epoch/images_per_s", row["images_per_s"], int(row["step"]))
             for key in EVAL_FIELDS:
@@ -169,9 +171,6 @@ def read_csv(path: Path) -> list[dict[str, float]]:
 
 def _append_csv(path: Path, fieldnames: list[str], row: dict[str, Any]) -> None:
     new = not path.exists()
-    if not new:  # a run resumed from an older gankit keeps its file's columns
-        with open(path, newline="") as f:
-            fieldnames = next(csv.reader(f), None) or fieldnames
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fieldnames)
         if new:
@@ -179,9 +178,10 @@ def _append_csv(path: Path, fieldnames: list[str], row: dict[str, Any]) -> None:
         writer.writerow({k: row.get(k, "") for k in fieldnames})
 
 
-def _truncate_csv(path: Path, key: str, last: int) -> None:
+def _truncate_csv(path: Path, key: str, last: int) -> list[str] | None:
+    """Drop the rows past `last`; the file's columns, or None where there is no file."""
     if not path.is_file():
-        return
+        return None
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         fieldnames = reader.fieldnames or []
@@ -190,6 +190,7 @@ def _truncate_csv(path: Path, key: str, last: int) -> None:
         writer = csv.DictWriter(f, fieldnames=fieldnames)
         writer.writeheader()
         writer.writerows(rows)
+    return fieldnames
 
 
 def _tensorboard_writer(run_dir: Path):
