@@ -53,6 +53,8 @@ def _add_train(sub) -> None:
     p.add_argument("--g-upsample", default=S, help="conv models: G's upsampling, transposed or nearest")
     p.add_argument("--d-minibatch-std", action="store_true", default=S, help="conv models: D sees the spread of "
                    "its features over each group of 4 images, so too little variety is penalised (Karras et al. 2018)")
+    p.add_argument("--g-refine", type=int, default=S, metavar="N", help="conv models: N 3x3 conv layers on G's "
+                   "first feature map, before it upsamples (default 0)")
     p.add_argument("--conditional", action="store_true", default=S, help="train a class-conditional G and D on the labels")
     p.add_argument("--self-condition", type=int, default=S, metavar="K", help="unlabelled data: condition G and D "
                    "on K clusters of the images, found without labels (self-conditioned GAN; 0: off)")
@@ -72,7 +74,8 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", type=float, default=S, help="Adam learning rate for G and D (default: 2e-4)")
     p.add_argument("--seed", type=int, default=S, help="random seed (default: 0)")
     p.add_argument("--device", default=S, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--precision", default=S, help="fp32 (default) or bf16 (autocast; fast on GPUs and on CPUs with AMX or AVX512_BF16)")
+    p.add_argument("--precision", default=S, help="fp32 (default), bf16 (autocast; fast on GPUs and on CPUs "
+                   "with AMX or AVX512_BF16) or auto (bf16 where it is fast, fp32 elsewhere)")
     p.add_argument("--compile", action="store_true", default=S, help="compile G and D with torch.compile")
     p.add_argument("--eval-every", type=int, default=S, help="score FID, KID, precision/recall and classes every K "
                    "epochs against a validation slice; keep checkpoints/best.pt by FID (default: 0, off)")

@@ -36,6 +36,7 @@ class TrainConfig:
     d_norm: str | None = None  # conv models: D's normalisation, batch | none | spectral (dcgan default batch)
     g_upsample: str | None = None  # conv models: G's upsampling, transposed | nearest (dcgan default transposed)
     d_minibatch_std: bool | None = None  # conv models: D sees each group of 4 images' feature spread (default off)
+    g_refine: int | None = None  # conv models: 3x3 conv layers G adds on its first feature map (default 0)
     conditional: bool = False  # G and D see the data set's labels
     self_condition: int = 0  # K > 1: G and D see K clusters of the unlabelled images (0: off)
     z_dim: int = 100
@@ -58,7 +59,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"  # or bf16: forward passes under autocast (for GPUs and CPUs with AMX or AVX512_BF16)
+    precision: str = "fp32"  # or bf16: forward passes under autocast (for GPUs and CPUs with AMX or AVX512_BF16);
+    # auto: bf16 where it is fast (those), fp32 elsewhere
     compile: bool = False  # torch.compile G and D
     # evaluation during training (domain features, against a validation slice of the training split)
     eval_every: int = 0  # epochs between evaluations; 0: none
@@ -174,7 +176,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
 
 
 _OPTIONAL_TYPES = {"data_dir": str, "limit": int, "image_size": int, "channels": int, "minutes": float,
-                   "width": int, "d_norm": str, "g_upsample": str, "d_minibatch_std": bool, "lr_g": float, "lr_d": float}
+                   "width": int, "d_norm": str, "g_upsample": str, "d_minibatch_std": bool, "g_refine": int,
+                   "lr_g": float, "lr_d": float}
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
@@ -213,8 +216,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise GankitError(f"--seed must be zero or positive, got {cfg.seed}")
     from gankit.step import PRECISIONS
 
-    if cfg.precision not in PRECISIONS:
-        raise GankitError(f"unknown precision '{cfg.precision}': use one of {', '.join(PRECISIONS)}")
+    if cfg.precision not in ("auto", *PRECISIONS):
+        raise GankitError(f"unknown precision '{cfg.precision}': use auto, {', '.join(PRECISIONS)}")
     data.check_spec(cfg.dataset)
     models.check_options(cfg.model, models.options_of(cfg))
     losses.get(cfg.loss)

@@ -1,4 +1,5 @@
-"""Which device to train on: `auto` picks cuda, then mps, then cpu; and whether bf16 is fast on it."""
+"""Which device to train on: `auto` picks cuda, then mps, then cpu; whether bf16 is fast on it; and which
+precision `auto` trains in there."""
 
 from __future__ import annotations
 
@@ -58,3 +59,20 @@ def bf16_warning(device: torch.device, precision: str, flags: set[str] | None, m
         return None
     return ("warning: --precision bf16 on a CPU without bf16 instructions (avx512_bf16 or amx_bf16): autocast "
             "emulates bf16 products and trains many times slower than fp32; start runs on this CPU without it")
+
+
+def bf16_is_fast(device: torch.device, flags: set[str] | None, machine: str) -> bool:
+    """Whether bf16 autocast beats fp32 here: a CUDA GPU with bf16 support, or an x86 CPU with bf16 dot
+    products. MPS, ARM and CPUs whose flags are unknown: no (fp32 is the safe choice where nothing is measured)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu" or flags is None or machine.lower() not in X86_MACHINES:
+        return False
+    return any(f in flags for f in BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str, device: torch.device, flags: set[str] | None, machine: str) -> str:
+    """`auto` is bf16 where bf16 is fast (bf16_is_fast), fp32 elsewhere; fp32 and bf16 are kept as asked."""
+    if precision != "auto":
+        return precision
+    return "bf16" if bf16_is_fast(device, flags, machine) else "fp32"

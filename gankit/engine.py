@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from gankit import checkpoint, config as config_mod, data, distributed, losses, models, periodic_eval, self_condition
 from gankit.config import TrainConfig
-from gankit.device import bf16_warning, cpu_flags, resolve_device
+from gankit.device import bf16_warning, cpu_flags, resolve_device, resolve_precision
 from gankit.runlog import RunLog, prepare_run_dir
 from gankit.ema import EMA
 from gankit.errors import GankitError
@@ -119,6 +119,7 @@ class _Trainer:
             log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
                 f"{cfg.eval_holdout} training images, which are left out of training")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
+        self.precision = resolve_precision(cfg.precision, device, cpu_flags(), platform.machine())
         if warning := bf16_warning(device, cfg.precision, cpu_flags(), platform.machine()):
             log(warning)
         labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
@@ -181,7 +182,7 @@ class _Trainer:
         self.fixed_noise = self.fixed_noise.to(self.device)
         self.train_step = GanStep(world.wrap(self.G, self.device), world.wrap(self.D, self.device), self.opt_g,
                                   self.opt_d, losses.get(cfg.loss), D_shared=self.D, ema=self.ema, options=StepOptions(
-                                      precision=cfg.precision, compile=cfg.compile, n_critic=cfg.n_critic,
+                                      precision=self.precision, compile=cfg.compile, n_critic=cfg.n_critic,
                                       gp_weight=cfg.gp_weight, r1_gamma=cfg.r1_gamma, augment=cfg.augment))
         self.train_step.calls = self.step  # a resumed run keeps its place in the n_critic cycle
         self.runlog = RunLog(self.run_dir, cfg.to_json(), cfg.tensorboard,
@@ -358,8 +359,8 @@ class _Trainer:
     def _log_start(self, n: int) -> None:
         cfg, world = self.cfg, self.world
         self.log(f"training {cfg.model} GAN on {cfg.dataset}: {n} images {tuple(self.dataset.shape)}, batch "
-                 f"{cfg.batch_size}, {self.steps_per_epoch} steps per epoch, device {self.device}, run directory "
-                 f"{self.run_dir}")
+                 f"{cfg.batch_size}, {self.steps_per_epoch} steps per epoch, device {self.device}, precision "
+                 f"{self.precision}{' (auto)' if cfg.precision == 'auto' else ''}, run directory {self.run_dir}")
         if world.distributed:
             self.log(f"data-parallel over {world.size} processes ({torch.distributed.get_backend()}): effective "
                      f"batch {cfg.batch_size} = {world.size} x {cfg.batch_size // world.size}, learning rates "

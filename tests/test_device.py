@@ -1,5 +1,6 @@
-"""Device choice and the bf16 warning: bf16 on an x86 CPU without bf16 instructions is emulated and many times
-slower than fp32 (benchmarks/README.md), so a run that asks for it there says so in its log."""
+"""Device choice, the bf16 warning and `--precision auto`: bf16 on an x86 CPU without bf16 instructions is
+emulated and many times slower than fp32 (benchmarks/README.md), so a run that asks for it there says so in its
+log, and `auto` picks bf16 only where it is fast."""
 
 import platform
 
@@ -7,8 +8,8 @@ import pytest
 import torch
 
 from gankit import engine
-from gankit.device import bf16_warning, cpu_flags
-from tests.test_train import small_config
+from gankit.device import bf16_warning, cpu_flags, resolve_precision
+from tests.test_train import small_config, weights
 
 CPU = torch.device("cpu")
 
@@ -54,3 +55,33 @@ def test_a_bf16_run_on_such_a_cpu_says_so_and_still_trains(tmp_path, blob_npz, m
     lines.clear()
     engine.train(small_config(blob_npz, epochs=1), tmp_path / "fp32", log=lines.append)
     assert not any("without bf16 instructions" in line for line in lines)
+
+
+@pytest.mark.parametrize("flags, machine, device, resolved", [
+    ({"avx2", "avx512f", "avx512_bf16"}, "x86_64", CPU, "bf16"),
+    ({"avx2", "amx_bf16"}, "x86_64", CPU, "bf16"),
+    ({"avx2", "avx512f"}, "x86_64", CPU, "fp32"),  # emulated there: many times slower
+    ({"fp", "asimd", "bf16"}, "aarch64", CPU, "fp32"),  # not measured: the safe choice
+    (None, "x86_64", CPU, "fp32"),
+    ({"avx512_bf16"}, "x86_64", torch.device("mps"), "fp32"),
+])
+def test_auto_precision_is_bf16_only_where_bf16_is_fast(flags, machine, device, resolved):
+    assert resolve_precision("auto", device, flags, machine) == resolved
+    for asked in ("fp32", "bf16"):  # an explicit choice is kept, wherever
+        assert resolve_precision(asked, device, flags, machine) == asked
+
+
+@pytest.mark.parametrize("flags, resolved", [({"avx2", "avx512f", "avx512_bf16"}, "bf16"), ({"avx2"}, "fp32")])
+def test_an_auto_run_trains_exactly_as_the_precision_it_resolves_to(tmp_path, blob_npz, monkeypatch, flags, resolved):
+    monkeypatch.setattr(engine, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    lines = []
+    engine.train(small_config(blob_npz, epochs=1, precision="auto"), tmp_path / "auto", log=lines.append)
+    engine.train(small_config(blob_npz, epochs=1, precision=resolved), tmp_path / "explicit", log=lambda s: None)
+    engine.train(small_config(blob_npz, epochs=1, precision={"bf16": "fp32", "fp32": "bf16"}[resolved]),
+                 tmp_path / "other", log=lambda s: None)
+    auto, explicit, other = (weights(tmp_path / name) for name in ("auto", "explicit", "other"))
+    assert all(torch.equal(auto[k], explicit[k]) for k in auto)
+    assert not all(torch.equal(auto[k], other[k]) for k in auto)  # the precision does change the weights
+    assert sum(f"precision {resolved} (auto)" in line for line in lines) == 1
+    assert not any("without bf16 instructions" in line for line in lines)  # auto never picks emulated bf16

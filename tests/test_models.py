@@ -162,7 +162,7 @@ def test_unsupported_shape_suggests_the_nearest_size_and_channels():
 
 @pytest.mark.parametrize("name, options, message", [
     ("mlp", {"width": 32}, "model mlp has no option width: it takes no options"),
-    ("dcgan", {"depth": 3}, "model dcgan has no option depth: its options are width, upsample, norm"),
+    ("dcgan", {"depth": 3}, "model dcgan has no option depth: its options are width, upsample, refine, norm"),
     ("dcgan", {"norm": "layer"}, "unknown norm 'layer'"),
     ("dcgan", {"upsample": "bilinear"}, "unknown upsample 'bilinear'"),
     ("dcgan", {"width": 0}, "width must be a positive integer"),
@@ -259,3 +259,32 @@ def test_minibatch_std_is_refused_by_the_mlp():
     with pytest.raises(GankitError, match="model mlp has no option minibatch_std"):
         validate(replace(preset_config("seed"), {"d_minibatch_std": True}))
     validate(replace(preset_config("best"), {"d_minibatch_std": True}))
+
+
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_g_refine_adds_convs_at_the_first_map_that_change_the_output(num_classes):
+    torch.manual_seed(0)
+    plain, _ = models.build("dcgan", (1, 28, 28), Z, num_classes, width=8)
+    torch.manual_seed(0)
+    refined, _ = models.build("dcgan", (1, 28, 28), Z, num_classes, width=8, refine=2)
+    convs = [m for m in refined.net if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 2 and all(c.in_channels == c.out_channels == refined.start_channels for c in convs)
+    assert all(c.kernel_size == (3, 3) and c.stride == (1, 1) for c in convs)
+    z, labels = torch.randn(6, Z), (torch.arange(6) % 10 if num_classes else None)
+    out = refined(z, labels)
+    assert out.shape == (6, 1, 28, 28) and out.abs().max() <= 1
+    # each conv is in the path from z to the image: its gradient is non-zero
+    out.sum().backward()
+    assert all(c.weight.grad.abs().sum() > 0 for c in convs)
+    assert not torch.allclose(out, plain(z, labels))
+
+
+def test_g_refine_is_checked_and_refused_by_the_mlp():
+    from gankit.config import replace, validate
+
+    with pytest.raises(GankitError, match="model mlp has no option refine"):
+        validate(replace(preset_config("seed"), {"g_refine": 1}))
+    for bad in (-1, 1.5, True):
+        with pytest.raises(GankitError, match="refine must be a whole number"):
+            models.build("dcgan", (1, 28, 28), Z, width=8, refine=bad)
+    validate(replace(preset_config("best"), {"g_refine": 1}))

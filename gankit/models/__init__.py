@@ -40,7 +40,8 @@ class Model:
 MODELS: dict[str, Model] = {
     "mlp": Model(mlp.Generator, mlp.Discriminator),
     # D's norm defaults to "batch", the DCGAN's own; norm="spectral" or "none" for penalty and hinge losses
-    "dcgan": Model(dcgan.Generator, dcgan.Discriminator, ("width", "upsample"), ("width", "norm", "minibatch_std"),
+    "dcgan": Model(dcgan.Generator, dcgan.Discriminator, ("width", "upsample", "refine"),
+                   ("width", "norm", "minibatch_std"),
                    dcgan.check_options),
 }
 
@@ -74,7 +75,8 @@ def build(name: str, image_shape: tuple[int, int, int], z_dim: int, num_classes:
 
 
 # TrainConfig field -> model option; a field left at None keeps the model's default
-CONFIG_OPTIONS = {"width": "width", "d_norm": "norm", "g_upsample": "upsample", "d_minibatch_std": "minibatch_std"}
+CONFIG_OPTIONS = {"width": "width", "d_norm": "norm", "g_upsample": "upsample", "d_minibatch_std": "minibatch_std",
+                  "g_refine": "refine"}
 
 
 def options_of(cfg: TrainConfig) -> dict[str, Any]:

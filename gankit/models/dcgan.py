@@ -8,7 +8,8 @@ D: the mirror image, stride-2 convs with LeakyReLU(0.2); the logit is linear in 
 (the DCGAN's final valid conv), plus the projection term <embed(y), h> when conditional (Miyato & Koyama
 2018). `norm` picks D's normalisation: BatchNorm as the DCGAN has it, none, or spectral normalisation of
 every weight (Miyato et al. 2018); the gradient-penalty and hinge losses want a D without batch statistics.
-`minibatch_std` gives D's last map one more channel, the batch's variety (Karras et al. 2018).
+`minibatch_std` gives D's last map one more channel, the batch's variety (Karras et al. 2018). `refine` gives G
+that many 3x3 convs (BatchNorm, ReLU) on its first map, before the upsampling.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def check_image_shape(image_shape: tuple[int, int, int]) -> int:
 
 
 def check_options(width: int = 64, norm: str = "batch", upsample: str = "transposed",
-                  minibatch_std: bool = False) -> None:
+                  minibatch_std: bool = False, refine: int = 0) -> None:
     if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
         raise GankitError(f"model dcgan: width must be a positive integer, got {width!r}")
+    if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
+        raise GankitError(f"model dcgan: refine must be a whole number of conv layers (0: none), got {refine!r}")
     if norm not in NORMS:
         raise GankitError(f"model dcgan: unknown norm {norm!r}: use one of {', '.join(NORMS)}")
     if not isinstance(minibatch_std, bool):
@@ -110,9 +113,9 @@ def dcgan_init(m: nn.Module) -> None:
 
 class Generator(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), z_dim: int = 100, num_classes: int = 0,
-                 *, width: int = 64, upsample: str = "transposed"):
+                 *, width: int = 64, upsample: str = "transposed", refine: int = 0):
         super().__init__()
-        check_options(width=width, upsample=upsample)
+        check_options(width=width, upsample=upsample, refine=refine)
         stages = check_image_shape(image_shape)
         self.image_shape, self.z_dim, self.num_classes = tuple(image_shape), z_dim, num_classes
         self.side = SIZES[image_shape[1]]
@@ -123,6 +126,9 @@ class Generator(nn.Module):
             return ConditionalBatchNorm2d(channels, num_classes) if num_classes else nn.BatchNorm2d(channels)
 
         layers: list[nn.Module] = [batch_norm(self.start_channels), nn.ReLU(inplace=True)]
+        for _ in range(refine):  # depth where the layout of the whole image is decided, before any upsampling
+            layers += [nn.Conv2d(self.start_channels, self.start_channels, 3, 1, 1, bias=False),
+                       batch_norm(self.start_channels), nn.ReLU(inplace=True)]
         for k in range(stages - 1, 0, -1):
             layers += [*up_block(width * 2 ** k, width * 2 ** (k - 1), upsample, bias=False),
                        batch_norm(width * 2 ** (k - 1)), nn.ReLU(inplace=True)]
