@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import platform
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gankit import data, losses, models  # noqa: E402
 from gankit.config import preset_config, replace  # noqa: E402
+from gankit.device import cpu_flags, resolve_precision  # noqa: E402
 from gankit.ema import EMA  # noqa: E402
 from gankit.engine import draw_batch, make_adam  # noqa: E402
 from gankit.evaluate import reference_features  # noqa: E402
@@ -91,7 +93,8 @@ def samples(G: nn.Module, noise: torch.Tensor, device: torch.device, train_mode:
 def run_one(name: str, scale: float, device: torch.device, seed: int, out: Path, variants: list[str]) -> None:
     """Train `name`, writing OUT/NAME.json after each scoring (a cut-off run keeps what it scored)."""
     overrides, budget = CONFIGS[name]
-    cfg = replace(preset_config("best"), {**overrides, "seed": seed})
+    # unconditional: this loop draws no cluster labels (the sweep predates self-conditioning)
+    cfg = replace(preset_config("best"), {"self_condition": 0, **overrides, "seed": seed})
     budget = int(budget * scale)
     torch.manual_seed(cfg.seed)
     train = data.load_images("mnist", log=lambda m: None)
@@ -100,7 +103,9 @@ def run_one(name: str, scale: float, device: torch.device, seed: int, out: Path,
     G, D = G.to(device), D.to(device)
     ema = EMA(G, cfg.ema)
     step = GanStep(G, D, make_adam(G, cfg, device, cfg.lr_g), make_adam(D, cfg, device, cfg.lr_d),
-                   losses.get(cfg.loss), ema=ema, options=StepOptions(r1_gamma=cfg.r1_gamma, n_critic=cfg.n_critic))
+                   losses.get(cfg.loss), ema=ema, options=StepOptions(
+                       r1_gamma=cfg.r1_gamma, n_critic=cfg.n_critic, precision=resolve_precision(
+                           cfg.precision, device, cpu_flags(), platform.machine())))
     extractor = load_domain_classifier("mnist", device)
     real = reference_features(extractor, "mnist", "test", 10_000, 0, None, lambda m: None)
     noise = torch.randn(10_000, cfg.z_dim, generator=torch.Generator().manual_seed(7))

@@ -62,10 +62,11 @@ def bf16_warning(device: torch.device, precision: str, flags: set[str] | None, m
 
 
 def bf16_is_fast(device: torch.device, flags: set[str] | None, machine: str) -> bool:
-    """Whether bf16 autocast beats fp32 here: a CUDA GPU with bf16 support, or an x86 CPU with bf16 dot
-    products. MPS, ARM and CPUs whose flags are unknown: no (fp32 is the safe choice where nothing is measured)."""
+    """Whether bf16 autocast beats fp32 here: a CUDA GPU with native bf16 (compute capability 8.0 or newer, or
+    ROCm), or an x86 CPU with bf16 dot products. MPS, ARM and CPUs whose flags are unknown: no (fp32 is the safe choice where nothing is measured)."""
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        # emulated bf16 (pre-Ampere GPUs) is slower than fp32: native only
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type != "cpu" or flags is None or machine.lower() not in X86_MACHINES:
         return False
     return any(f in flags for f in BF16_CPU_FLAGS)

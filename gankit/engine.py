@@ -120,7 +120,7 @@ class _Trainer:
                 f"{cfg.eval_holdout} training images, which are left out of training")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
         self.precision = resolve_precision(cfg.precision, device, cpu_flags(), platform.machine())
-        if warning := bf16_warning(device, cfg.precision, cpu_flags(), platform.machine()):
+        if warning := bf16_warning(device, self.precision, cpu_flags(), platform.machine()):
             log(warning)
         labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
         self.setup_s = 0.0  # clustering time, spent inside the --minutes budget
@@ -172,6 +172,9 @@ class _Trainer:
         self.epoch_start_rng = state["rng"]["data"]
         self.fixed_noise = state["fixed_noise"]
         self.elapsed_before, self.best_fid = state.get("elapsed_s", 0.0), state.get("best_fid", math.inf)
+        if state.get("precision", self.precision) != self.precision:  # auto on another machine, or --device changed
+            self.log(f"note: this run trained in {state['precision']} so far and continues in {self.precision} "
+                     f"(--precision {self.cfg.precision} on {self.device})")
         if self.ema is not None:
             _restore_ema(self.ema, state)
         self.log(f"resumed {self.run_dir} at epoch {self.epoch + 1}, step {self.step} "
@@ -314,6 +317,7 @@ class _Trainer:
                 "rng": {**checkpoint.rng_state(self.data_gen), "data": self.epoch_start_rng},
                 "fixed_noise": self.fixed_noise.cpu(),
                 "elapsed_s": self.elapsed_before + time.monotonic() - self.start, "best_fid": self.best_fid,
+                "precision": self.precision,  # what --precision auto resolved to, which config.json does not say
                 **(_ema_entries(self.ema) if self.ema else {}),
                 **({"clusters": self.labels.int().cpu()} if self.cfg.self_condition else {}),
             })

@@ -7,7 +7,8 @@ import platform
 import pytest
 import torch
 
-from gankit import engine
+from gankit import checkpoint, engine
+from gankit.config import TrainConfig
 from gankit.device import bf16_warning, cpu_flags, resolve_precision
 from tests.test_train import small_config, weights
 
@@ -49,7 +50,8 @@ def test_a_bf16_run_on_such_a_cpu_says_so_and_still_trains(tmp_path, blob_npz, m
     monkeypatch.setattr(engine, "cpu_flags", lambda: {"avx2", "avx512f"})
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     lines = []
-    run = engine.train(small_config(blob_npz, epochs=1, precision="bf16"), tmp_path / "run", log=lines.append)
+    run = engine.train(small_config(blob_npz, epochs=1, precision="bf16", device="cpu"), tmp_path / "run",
+                       log=lines.append)
     assert run.epochs_done == 1
     assert sum("without bf16 instructions" in line for line in lines) == 1
     lines.clear()
@@ -76,12 +78,34 @@ def test_an_auto_run_trains_exactly_as_the_precision_it_resolves_to(tmp_path, bl
     monkeypatch.setattr(engine, "cpu_flags", lambda: flags)
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     lines = []
-    engine.train(small_config(blob_npz, epochs=1, precision="auto"), tmp_path / "auto", log=lines.append)
-    engine.train(small_config(blob_npz, epochs=1, precision=resolved), tmp_path / "explicit", log=lambda s: None)
-    engine.train(small_config(blob_npz, epochs=1, precision={"bf16": "fp32", "fp32": "bf16"}[resolved]),
-                 tmp_path / "other", log=lambda s: None)
+    def run(name, precision, log=lambda s: None):
+        engine.train(small_config(blob_npz, epochs=1, precision=precision, device="cpu"), tmp_path / name, log=log)
+
+    run("auto", "auto", lines.append)
+    run("explicit", resolved)
+    run("other", {"bf16": "fp32", "fp32": "bf16"}[resolved])
     auto, explicit, other = (weights(tmp_path / name) for name in ("auto", "explicit", "other"))
     assert all(torch.equal(auto[k], explicit[k]) for k in auto)
     assert not all(torch.equal(auto[k], other[k]) for k in auto)  # the precision does change the weights
     assert sum(f"precision {resolved} (auto)" in line for line in lines) == 1
     assert not any("without bf16 instructions" in line for line in lines)  # auto never picks emulated bf16
+    assert checkpoint.load(tmp_path / "auto" / "checkpoints" / "last.pt")["precision"] == resolved
+
+
+def test_a_resume_that_resolves_auto_otherwise_says_so(tmp_path, blob_npz, monkeypatch):
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(engine, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    engine.train(small_config(blob_npz, epochs=1, precision="auto", device="cpu"), tmp_path / "run", log=lambda s: None)
+    monkeypatch.setattr(engine, "cpu_flags", lambda: {"avx2"})  # the same run directory on a CPU without bf16
+    lines = []
+    engine.train(TrainConfig(), tmp_path / "run", resume=True, overrides={"epochs": 2}, log=lines.append)
+    assert sum("trained in bf16 so far and continues in fp32" in line for line in lines) == 1
+    assert checkpoint.load(tmp_path / "run" / "checkpoints" / "last.pt")["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("capability_8, resolved", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_on_cuda_takes_native_bf16_only(monkeypatch, capability_8, resolved):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    # a pre-Ampere GPU: bf16 only through emulation, slower than fp32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: capability_8 or including_emulation)
+    assert resolve_precision("auto", torch.device("cuda"), None, "x86_64") == resolved

@@ -262,7 +262,7 @@ def test_minibatch_std_is_refused_by_the_mlp():
 
 
 @pytest.mark.parametrize("num_classes", [0, 10])
-def test_g_refine_adds_convs_at_the_first_map_that_change_the_output(num_classes):
+def test_g_refine_adds_convs_with_their_batch_norms_on_the_first_map(num_classes):
     torch.manual_seed(0)
     plain, _ = models.build("dcgan", (1, 28, 28), Z, num_classes, width=8)
     torch.manual_seed(0)
@@ -270,13 +270,20 @@ def test_g_refine_adds_convs_at_the_first_map_that_change_the_output(num_classes
     convs = [m for m in refined.net if isinstance(m, nn.Conv2d)]
     assert len(convs) == 2 and all(c.in_channels == c.out_channels == refined.start_channels for c in convs)
     assert all(c.kernel_size == (3, 3) and c.stride == (1, 1) for c in convs)
+    # each refine conv is followed by the model's own batch norm: per-class in a conditional G
+    norm = dcgan.ConditionalBatchNorm2d if num_classes else nn.BatchNorm2d
+    count = lambda G: sum(isinstance(m, norm) for m in G.net)  # noqa: E731
+    assert count(refined) == count(plain) + 2
+    sides = []  # the convs work on the first map, 7 x 7, before any upsampling
+    for c in convs:
+        c.register_forward_hook(lambda m, inp, out: sides.append(tuple(inp[0].shape[2:])))
     z, labels = torch.randn(6, Z), (torch.arange(6) % 10 if num_classes else None)
     out = refined(z, labels)
+    assert sides == [(7, 7), (7, 7)]
     assert out.shape == (6, 1, 28, 28) and out.abs().max() <= 1
     # each conv is in the path from z to the image: its gradient is non-zero
     out.sum().backward()
     assert all(c.weight.grad.abs().sum() > 0 for c in convs)
-    assert not torch.allclose(out, plain(z, labels))
 
 
 def test_g_refine_is_checked_and_refused_by_the_mlp():

@@ -101,7 +101,7 @@ def test_bad_self_conditioning_is_refused_before_any_work(change, message):
 def self_conditioned_config(dataset: str, **kw) -> TrainConfig:
     # no lr decay: the resume below extends the epochs, which would move the decay's schedule
     base = dict(dataset=dataset, epochs=2, batch_size=32, progress=False, grid_size=16, width=8,
-                self_condition=4, lr_decay=0.0)
+                self_condition=4, lr_decay=0.0, precision="fp32")
     return replace(preset_config("best"), {**base, **kw})
 
 
