@@ -63,7 +63,8 @@ def bf16_warning(device: torch.device, precision: str, flags: set[str] | None, m
 
 def bf16_is_fast(device: torch.device, flags: set[str] | None, machine: str) -> bool:
     """Whether bf16 autocast beats fp32 here: a CUDA GPU with native bf16 (compute capability 8.0 or newer, or
-    ROCm), or an x86 CPU with bf16 dot products. MPS, ARM and CPUs whose flags are unknown: no (fp32 is the safe choice where nothing is measured)."""
+    ROCm), or an x86 CPU with bf16 dot products. MPS, ARM and CPUs whose flags are unknown: no (fp32 is the safe
+    choice where nothing is measured)."""
     if device.type == "cuda":
         # emulated bf16 (pre-Ampere GPUs) is slower than fp32: native only
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)

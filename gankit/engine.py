@@ -119,8 +119,9 @@ class _Trainer:
             log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
                 f"{cfg.eval_holdout} training images, which are left out of training")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
-        self.precision = resolve_precision(cfg.precision, device, cpu_flags(), platform.machine())
-        if warning := bf16_warning(device, self.precision, cpu_flags(), platform.machine()):
+        flags, machine = cpu_flags(), platform.machine()
+        self.precision = resolve_precision(cfg.precision, device, flags, machine)
+        if warning := bf16_warning(device, self.precision, flags, machine):
             log(warning)
         labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
         self.setup_s = 0.0  # clustering time, spent inside the --minutes budget
