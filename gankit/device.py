@@ -55,7 +55,7 @@ def bf16_warning(device: torch.device, precision: str, flags: set[str] | None, m
     `machine` is platform.machine()."""
     if precision != "bf16" or device.type != "cpu" or flags is None or machine.lower() not in X86_MACHINES:
         return None  # GPUs, ARM (its own bf16 story) and CPUs whose flags are unknown: no claim either way
-    if any(f in flags for f in BF16_CPU_FLAGS):
+    if bf16_is_fast(device, flags, machine):
         return None
     return ("warning: --precision bf16 on a CPU without bf16 instructions (avx512_bf16 or amx_bf16): autocast "
             "emulates bf16 products and trains many times slower than fp32; start runs on this CPU without it")
