@@ -84,9 +84,9 @@ class GanStep:
             real = real.detach().requires_grad_(True)
         with self.autocast():
             d_real, d_fake = self._discriminate(self._augment(real), self._augment(fake.detach()), labels)
-            d_loss = self.loss.discriminator(d_real.float(), d_fake.float())
+            d_loss = self.loss.discriminator(_full(d_real), _full(d_fake))
         if o.r1_gamma:
-            d_loss = d_loss + o.r1_gamma / 2 * r1_penalty(d_real.float(), real)
+            d_loss = d_loss + o.r1_gamma / 2 * r1_penalty(_full(d_real), real)
         if o.gp_weight:
             d_loss = d_loss + o.gp_weight * gradient_penalty(
                 lambda x, *y: _call(self.D_shared, x, y[0] if y else None), real, fake.detach().to(real.dtype), labels)
@@ -98,7 +98,7 @@ class GanStep:
         if g_step_due:
             self.D_shared.requires_grad_(False)
             with self.autocast():
-                g_loss = self.loss.generator(_call(self.D_frozen, self._augment(fake), labels).float())
+                g_loss = self.loss.generator(_full(_call(self.D_frozen, self._augment(fake), labels)))
             self.D_shared.requires_grad_(True)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
@@ -108,8 +108,8 @@ class GanStep:
             self.g_loss = g_loss.detach()
 
         with torch.no_grad():
-            return torch.stack([d_loss.detach(), self.g_loss, torch.sigmoid(d_real.float()).mean(),
-                                torch.sigmoid(d_fake.float()).mean()])
+            return torch.stack([d_loss.detach(), self.g_loss, torch.sigmoid(_full(d_real)).mean(),
+                                torch.sigmoid(_full(d_fake)).mean()])
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.options.augment) if self.options.augment else x
@@ -121,6 +121,11 @@ class GanStep:
         both = torch.cat([labels, labels]) if labels is not None else None
         logits = _call(self.D, torch.cat([real, fake.to(real.dtype)]), both)
         return logits[:len(real)], logits[len(real):]
+
+
+def _full(logits: torch.Tensor) -> torch.Tensor:
+    """Logits at fp32 or better for the loss: bf16 autocast's outputs go up to fp32, fp64 stays fp64."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
 
 
 def _call(module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

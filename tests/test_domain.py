@@ -58,6 +58,7 @@ def test_uint8_and_float_images_give_the_same_output(mnist_clf):
     assert torch.equal(feats_u8, feats_np)
 
 
+@pytest.mark.numerics
 def test_batch_size_does_not_change_the_output(mnist_clf):
     images = digits()
     a, pa = mnist_clf.extract(images, batch_size=64)

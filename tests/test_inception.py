@@ -135,6 +135,7 @@ def network():
             pytest.skip(f"Inception weights cannot be had here: {exc}")
 
 
+@pytest.mark.numerics
 def test_features_of_small_random_images(network):
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=g)

@@ -61,6 +61,7 @@ def test_saturating_g_gradient_vanishes_where_nonsaturating_does_not():
     assert float(g_ns) < -0.999  # -(1 - σ(f))
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("scale", [0.1, 1.0, 4.0])
 def test_bce_equals_tutorials_bceloss_on_sigmoid_outputs(scale):
     gen = torch.Generator().manual_seed(0)
@@ -113,6 +114,7 @@ def test_every_loss_is_a_differentiable_scalar(name):
     assert d_grad_r.abs().sum() > 0 and d_grad_f.abs().sum() > 0 and g_grad_f.abs().sum() > 0
 
 
+@pytest.mark.numerics
 def test_bce_matches_softplus_identities_on_random_logits():
     gen = torch.Generator().manual_seed(1)
     r, f = torch.randn(100, generator=gen) * 3, torch.randn(100, generator=gen) * 3

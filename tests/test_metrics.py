@@ -54,6 +54,7 @@ def test_fid_grows_with_noise():
     assert fids == sorted(fids) and fids[0] > 0
 
 
+@pytest.mark.numerics
 def test_fid_matches_scipy_sqrtm_reference():
     real = gauss(400, 20) @ gauss(20, 20, seed=2)  # correlated features
     fake = gauss(300, 20, shift=0.5, seed=3) @ gauss(20, 20, seed=4)
@@ -117,6 +118,7 @@ def test_mode_dropping_keeps_precision_and_loses_recall():
     assert r["precision"] > 0.9 and r["recall"] < 0.2
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("block", [7, 4096])
 def test_chunked_knn_metrics_equal_the_dense_reference(block):
     real, fake = gauss(150, 5), gauss(120, 5, shift=0.3, seed=1)
