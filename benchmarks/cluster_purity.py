@@ -2,7 +2,7 @@
 
     python benchmarks/cluster_purity.py                     # MNIST and Fashion-MNIST, K = 10, 3 seeds, ~20 min
 
-For each data set's training split and each seed: `gankit.self_condition.cluster_images` (k-means on a UMAP
+For each data set's training split and each seed: `gankit.training.self_condition.cluster_images` (k-means on a UMAP
 embedding, what `--self-condition` uses) against the two methods it used before, on the same 50 principal
 components: k-means, and spectral clustering of a 10-nearest-neighbour graph over a 10,000-image sample with a
 vote for the rest. Each is scored by purity, the share of images whose cluster's most common class is their
@@ -21,8 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gankit import data, self_condition  # noqa: E402
-from gankit.io import write_text  # noqa: E402
+from gankit import data  # noqa: E402
+from gankit.infra.io import write_text  # noqa: E402
+from gankit.training import self_condition  # noqa: E402
 
 
 def purity(ids: np.ndarray, labels: np.ndarray) -> float:

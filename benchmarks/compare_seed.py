@@ -1,4 +1,4 @@
-"""gankit's seed preset against the tutorial's own loop (benchmarks/tutorial_reference.py), several seeds each,
+"""gankit's seed preset against the tutorial's own loop (gankit/reference/tutorial.py), several seeds each,
 side by side in one process: per-epoch mean D and G losses, as mean ± std over seeds.
 
     python benchmarks/compare_seed.py --epochs 2 --seeds 0 1 2
@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import tutorial_reference  # noqa: E402
 import gankit  # noqa: E402
 from gankit.data import default_data_dir, prepare  # noqa: E402
-from gankit.runlog import read_csv  # noqa: E402
+from gankit.reference import tutorial as tutorial_reference  # noqa: E402
+from gankit.training.runlog import read_csv  # noqa: E402
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gankit  # noqa: E402
 from gankit.data import load_images  # noqa: E402
-from gankit.evaluate import evaluate  # noqa: E402
+from gankit.eval.evaluate import evaluate  # noqa: E402
 
 COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered")
 QUIET = lambda s: None  # noqa: E731

@@ -5,9 +5,9 @@
 
 Three timings, each the median of --repeats, side by side:
   sample       drawing N images from the run's generator (the yardstick: evaluation should cost a few of these)
-  gankit       gankit.evaluate.evaluate(run, n=N) with the default metrics, reference features cached
+  gankit       gankit.eval.evaluate.evaluate(run, n=N) with the default metrics, reference features cached
   plain        the same sampling, feature pass and cached real features, scored the plain way: scipy.linalg.sqrtm
-               FID and dense float64 k-NN precision/recall and density/coverage (benchmarks/metrics_reference.py);
+               FID and dense float64 k-NN precision/recall and density/coverage (gankit/reference/metrics.py);
                gankit computes KID, IS, classes and memorisation on top
 `--memory` runs `gankit evaluate` of N samples in a child process and reports its peak resident memory.
 """
@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import metrics_reference as ref  # noqa: E402
 import gankit  # noqa: E402
-from gankit.evaluate import evaluate, reference_features  # noqa: E402
+from gankit.eval.evaluate import evaluate  # noqa: E402
 from gankit.metrics.domain import load_domain_classifier  # noqa: E402
+from gankit.metrics.reference import reference_features  # noqa: E402
+from gankit.reference import metrics as ref  # noqa: E402
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:

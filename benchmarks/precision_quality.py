@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gankit  # noqa: E402
-from gankit.evaluate import evaluate  # noqa: E402
-from gankit.io import write_text  # noqa: E402
+from gankit.eval.evaluate import evaluate  # noqa: E402
+from gankit.infra.io import write_text  # noqa: E402
 
 ARMS = {"fp32": {}, "compile": {"compile": True}, "bf16": {"precision": "bf16"},
         "bf16+compile": {"precision": "bf16", "compile": True}}

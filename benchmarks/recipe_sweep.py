@@ -30,17 +30,18 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gankit import data, losses, models  # noqa: E402
-from gankit.config import preset_config, replace  # noqa: E402
-from gankit.device import cpu_flags, resolve_precision  # noqa: E402
-from gankit.ema import EMA  # noqa: E402
-from gankit.engine import draw_batch, make_adam  # noqa: E402
-from gankit.evaluate import reference_features  # noqa: E402
-from gankit.images import to_uint8  # noqa: E402
+from gankit import data, models  # noqa: E402
+from gankit.data.pixels import to_uint8  # noqa: E402
+from gankit.data.split import training_slice  # noqa: E402
+from gankit.infra.device import cpu_flags, resolve_precision  # noqa: E402
 from gankit.metrics import Features, compute  # noqa: E402
 from gankit.metrics.domain import load_domain_classifier  # noqa: E402
-from gankit.periodic_eval import training_slice  # noqa: E402
-from gankit.step import GanStep, StepOptions  # noqa: E402
+from gankit.metrics.reference import reference_features  # noqa: E402
+from gankit.training import losses  # noqa: E402
+from gankit.training.config import preset_config, replace  # noqa: E402
+from gankit.training.ema import EMA  # noqa: E402
+from gankit.training.loop import draw_batch, make_adam  # noqa: E402
+from gankit.training.step import GanStep, StepOptions  # noqa: E402
 
 # name -> (overrides of the best preset, images per 15 CPU-minutes here)
 LS = {"loss": "least-squares"}

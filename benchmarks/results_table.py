@@ -5,7 +5,7 @@
     python benchmarks/results_table.py --datasets mnist --presets best --set width=32 --out other.json  # a variant
 
 For each (data set, preset): `gankit.train(preset, dataset=..., minutes=M)` in runs/results-table/, then
-`gankit.evaluate` of its last checkpoint (EMA weights where the preset keeps them) with the domain features,
+`gankit.eval.evaluate` of its last checkpoint (EMA weights where the preset keeps them) with the domain features,
 10,000 samples against the 10,000 test images, beside the real-data floor. The seed preset runs for the same
 budget as the contrast. Prints the expected duration first; writes a markdown table to stdout and every
 score (floor included) to --out as JSON. Rows already in --out for other (data set, preset) pairs at the same
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gankit  # noqa: E402
 from benchmarks.train_speed import cpu_name  # noqa: E402
-from gankit.evaluate import evaluate  # noqa: E402
-from gankit.io import write_text  # noqa: E402
+from gankit.eval.evaluate import evaluate  # noqa: E402
+from gankit.infra.io import write_text  # noqa: E402
 
 COLUMNS = ("fid", "kid", "precision", "recall", "classes_covered", "label_accuracy", "class_fid")
 PRESET_ORDER = ("seed", "best", "best-cond")

@@ -2,7 +2,7 @@
 same machine, and compare the weights bit for bit.
 
     python benchmarks/same_weights.py --base 25be15a             # that commit against the working tree
-    python benchmarks/same_weights.py --base v0.1.0 --presets seed best --steps 24
+    python benchmarks/same_weights.py --base v0.1.0 --new HEAD --presets seed best --steps 24
 
 For each preset: a short run (--steps steps at batch 64 on the first images of MNIST; the rgb preset on the same
 digits padded to 32 x 32 and tinted into 3 channels), on the CPU in fp32 with 2 threads, once with the base
@@ -40,8 +40,7 @@ sys.path.insert(0, sys.argv[1])
 torch.set_num_threads(2)
 import gankit
 gankit.train(sys.argv[2], sys.argv[3], force=True, dataset=sys.argv[4], epochs=1, batch_size=64, device="cpu",
-             precision="fp32", progress=False, log=lambda line: None, **({{}} if sys.argv[5] == "-" else
-             dict(image_size=32, channels=3)))
+             precision="fp32", progress=False, log=lambda line: None)
 """
 
 
@@ -60,19 +59,18 @@ def make_data(folder: Path, n: int) -> dict[str, str]:
     return {k: f"npz:{v}" for k, v in paths.items()}
 
 
-def unpack(rev: str, into: Path) -> Path:
-    archive = into / "base.tar"
+def unpack(rev: str, into: Path, name: str) -> Path:
+    archive = into / f"{name}.tar"
     subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", "-o", str(archive), rev, "gankit"],
                    check=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(into / "base", filter="data")
-    return into / "base"
+        tar.extractall(into / name, filter="data")
+    return into / name
 
 
-def train(code_root: Path, preset: str, run_dir: Path, dataset: str, rgb: bool) -> float:
+def train(code_root: Path, preset: str, run_dir: Path, dataset: str) -> float:
     start = time.monotonic()
-    subprocess.run([sys.executable, "-c", TRAIN, str(code_root), preset, str(run_dir), dataset,
-                    "rgb" if rgb else "-"], check=True)
+    subprocess.run([sys.executable, "-c", TRAIN, str(code_root), preset, str(run_dir), dataset], check=True)
     return time.monotonic() - start
 
 
@@ -100,6 +98,7 @@ def compare(a: Path, b: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True, help="the commit to compare the working tree with")
+    parser.add_argument("--new", help="the commit to compare it with (default: the working tree as it is)")
     parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
     parser.add_argument("--steps", type=int, default=24, help="steps per run (of 64 images)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "same_weights.json"))
@@ -109,20 +108,21 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        base_root = unpack(rev, tmp)
+        base_root = unpack(rev, tmp, "base")
+        new_root = unpack(args.new, tmp, "new") if args.new else ROOT
         datasets = make_data(tmp, 64 * args.steps)
         for preset in args.presets:
-            rgb = preset == "rgb"
+            dataset = datasets["rgb" if preset == "rgb" else "gray"]  # rgb's preset asks for 3 x 32 x 32
             runs = {side: tmp / f"{preset}-{side}" for side in ("base", "new")}
-            seconds = {"base": train(base_root, preset, runs["base"], datasets["rgb" if rgb else "gray"], rgb),
-                       "new": train(ROOT, preset, runs["new"], datasets["rgb" if rgb else "gray"], rgb)}
+            seconds = {"base": train(base_root, preset, runs["base"], dataset),
+                       "new": train(new_root, preset, runs["new"], dataset)}
             result = compare(runs["base"] / "checkpoints" / "last.pt", runs["new"] / "checkpoints" / "last.pt")
             rows.append({"preset": preset, **result, "seconds": seconds})
             print(f"{preset:10} {'identical' if result['identical'] else 'DIFFERENT'}: {result['tensors']} tensors"
                   + (f"; differ: {', '.join(result['differ'][:5])}" if result["differ"] else "")
                   + (f"; missing: {result['only_base'] + result['only_new']}"
                      if result["only_base"] or result["only_new"] else ""), flush=True)
-    report = {"base": rev, "steps": args.steps, "batch": 64, "cpu": cpu_name(), "torch": torch.__version__,
+    report = {"base": rev, "new": args.new or "working tree", "steps": args.steps, "batch": 64, "cpu": cpu_name(), "torch": torch.__version__,
               "presets": rows, "all_identical": all(r["identical"] for r in rows)}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -23,9 +23,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gankit.data import adult  # noqa: E402
-from gankit.io import write_text  # noqa: E402
-from gankit.tabular import TabularGAN, evaluate_table  # noqa: E402
+from gankit.infra.io import write_text  # noqa: E402
+from gankit.tabular import (  # noqa: E402
+    TabularGAN,
+    adult,  # noqa: E402
+    evaluate_table,
+)
 
 EVAL_MINUTES = 4.0  # fitting the columns, sampling and the report's eight classifiers
 

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gankit  # noqa: E402
-from gankit.io import write_text  # noqa: E402
-from gankit.runlog import read_csv  # noqa: E402
+from gankit.infra.io import write_text  # noqa: E402
+from gankit.training.runlog import read_csv  # noqa: E402
 
 
 def curve(run_dir: Path) -> list[dict]:

@@ -4,9 +4,9 @@
     python benchmarks/train_speed.py --device cuda --data synthetic --json
 
 Arms (same model, batch size, optimizer settings and data):
-  tutorial      benchmarks/tutorial_reference.py's loop: DataLoader + ToTensor + Normalize per image,
+  tutorial      gankit/reference/tutorial.py's loop: DataLoader + ToTensor + Normalize per image,
                 sigmoid + BCELoss, per-parameter Adam (on a GPU: batch and noise moved there)
-  gankit        the engine's step and batch drawing (gankit.engine, gankit.step), fp32: the seed preset
+  gankit        the engine's step and batch drawing (gankit.training.loop, gankit.training.step), fp32: the seed preset
   +compile      the same with --compile
   +bf16         the same with --precision bf16 (autocast)
 The arms run in turns (A B C A B C ...), each turn about --turn-seconds long after a warm-up, so drift in
@@ -32,13 +32,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import tutorial_reference as tut  # noqa: E402
-from gankit import losses  # noqa: E402
-from gankit.config import preset_config  # noqa: E402
-from gankit.device import BF16_CPU_FLAGS, cpu_flags  # noqa: E402
-from gankit.engine import draw_batch, make_adam  # noqa: E402
+from gankit.infra.device import BF16_CPU_FLAGS, cpu_flags  # noqa: E402
 from gankit.models import mlp  # noqa: E402
-from gankit.step import GanStep, StepOptions  # noqa: E402
+from gankit.reference import tutorial as tut  # noqa: E402
+from gankit.training import losses  # noqa: E402
+from gankit.training.config import preset_config  # noqa: E402
+from gankit.training.loop import draw_batch, make_adam  # noqa: E402
+from gankit.training.step import GanStep, StepOptions  # noqa: E402
 
 ALL_ARMS = ("tutorial", "gankit", "gankit+compile", "gankit+bf16", "gankit+bf16+compile")
 
@@ -213,7 +213,7 @@ def peak_rss_mb(body: str, root: Path) -> float:
 
 def measure_memory(data_dir: str, steps: int) -> dict[str, float]:
     root = Path(__file__).resolve().parents[1]
-    tutorial = f"from benchmarks import tutorial_reference as t\nt.run({data_dir!r}, num_epochs=1, max_steps={steps})"
+    tutorial = f"from gankit.reference import tutorial as t\nt.run({data_dir!r}, num_epochs=1, max_steps={steps})"
     with tempfile.TemporaryDirectory() as tmp:
         engine = (f"import gankit\ngankit.train(run_dir={tmp + '/run'!r}, data_dir={data_dir!r}, epochs=1, "
                   f"progress=False, log=lambda s: None)")

@@ -20,10 +20,10 @@ first. Run it alone: every GAN is bounded by the wall clock.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +32,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gankit  # noqa: E402
 from gankit import data  # noqa: E402
-from gankit.io import write_text  # noqa: E402
-from gankit.utility import (UtilityConfig, accuracy, budget_indices, load_result, run_utility,  # noqa: E402
-                            synthetic_set, train_classifier)
+from gankit.augmentation.utility import (  # noqa: E402
+    UtilityConfig,
+    accuracy,
+    budget_indices,
+    load_result,
+    run_utility,
+    synthetic_set,
+    train_classifier,
+)
+from gankit.infra.io import write_text  # noqa: E402
 
 CLASSIFIER_MINUTES = 4.5  # four arms of 2,000 steps and their scoring, per (seed, budget), on this CPU (measured)
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__version__ = "0.1.0"
+from gankit import _moved
+from gankit.infra.version import __version__
+
+_moved.install()  # the module names of 0.1 keep importing, with a DeprecationWarning
 
 
 def train(preset: str = "seed", run_dir: str | Path | None = None, *, config: str | Path | None = None,
@@ -21,19 +24,15 @@ def train(preset: str = "seed", run_dir: str | Path | None = None, *, config: st
     Returns a RunResult with `run_dir`, `epochs_done`, `steps_done` and the last epoch's statistics.
     With `resume=True` the run's saved config is used and `options` may only extend it (e.g. `epochs`).
     """
-    from gankit import config as cfg_mod
-    from gankit.engine import train as _train
+    from gankit.training.config import config_from
+    from gankit.training.loop import train as _train
 
-    cfg = cfg_mod.preset_config(preset)
-    if config is not None:
-        cfg = cfg_mod.replace(cfg, cfg_mod.load_toml(config), source=str(config))
-    cfg = cfg_mod.replace(cfg, options)
-    return _train(cfg, run_dir, resume=resume, force=force, overrides=options, log=log)
+    return _train(config_from(preset, config, options), run_dir, resume=resume, force=force, overrides=options, log=log)
 
 
 def load(run_dir: str | Path, checkpoint: str = "last", device: str = "auto"):
     """The trained generator of a run directory; `.sample(n)` draws uint8 images (N, C, H, W)."""
-    from gankit.sample import load as _load
+    from gankit.generate.sample import load as _load
 
     return _load(run_dir, checkpoint, device)
 

@@ -9,8 +9,8 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-from gankit import __version__
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
+from gankit.infra.version import __version__
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -91,8 +91,8 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from gankit import config as cfg_mod
-    from gankit.engine import train
+    from gankit.training.config import config_from
+    from gankit.training.loop import train
 
     reserved = {"command", "run", "preset", "config", "run_dir", "resume", "force"}
     flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in reserved}
@@ -105,10 +105,7 @@ def _run_train(args: argparse.Namespace) -> int:
     for name in ("target", "column_kind"):
         if name in flags:
             raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
-    cfg = cfg_mod.preset_config(getattr(args, "preset", "seed"))
-    if args.config:
-        cfg = cfg_mod.replace(cfg, cfg_mod.load_toml(args.config), source=args.config)
-    cfg = cfg_mod.replace(cfg, flags, source="flags")
+    cfg = config_from(getattr(args, "preset", "seed"), args.config, flags, source="flags")
     result = train(cfg, args.run_dir, resume=args.resume, force=args.force, overrides=flags)
     print(f"run directory: {result.run_dir}")
     return EXIT_INTERRUPTED if result.stopped_by == "signal" else 0
@@ -164,8 +161,7 @@ def _add_sample(sub) -> None:
 
 
 def _run_sample(args: argparse.Namespace) -> int:
-    from gankit.sample import load
-
+    from gankit.generate.sample import load
     from gankit.tabular import spec as tabular_spec
 
     if tabular_spec.is_tabular_run(args.run_dir):
@@ -217,7 +213,7 @@ def _add_evaluate(sub) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from gankit.evaluate import DEFAULT_METRICS, evaluate
+    from gankit.eval.evaluate import DEFAULT_METRICS, evaluate
 
     log = (lambda s: print(s, file=sys.stderr)) if args.json else print
     from gankit.tabular import spec as tabular_spec
@@ -265,7 +261,7 @@ def _add_augment(sub) -> None:
 
 
 def _run_augment(args: argparse.Namespace) -> int:
-    from gankit.labelled import write_labelled
+    from gankit.augmentation.labelled import write_labelled
 
     report = write_labelled(args.run_dir, args.per_class, args.out, seed=args.seed, keep_agreeing=args.filter,
                             checkpoint=args.checkpoint, device=args.device, force=args.force)
@@ -292,7 +288,7 @@ def _add_utility(sub) -> None:
 
 
 def _run_utility(args: argparse.Namespace) -> int:
-    from gankit.utility import UtilityConfig, run_utility
+    from gankit.augmentation.utility import UtilityConfig, run_utility
 
     given = {k: v for k, v in dict(budgets=args.budgets, seeds=args.seeds, gan_minutes=args.gan_minutes,
                                    synthetic_per_class=args.synthetic_per_class,
@@ -319,7 +315,7 @@ def _run_data(args: argparse.Namespace) -> int:
     from gankit import data
 
     if args.name == "adult":  # a table, not images: its own module (and pandas), not a data.prepare spec
-        from gankit.data import adult
+        from gankit.tabular import adult
 
         path = adult.ensure(args.data_dir)
     else:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # for benchmarks.tutorial_reference
+sys.path.insert(0, str(ROOT))  # for gankit.reference.tutorial
 
 # Tests never wait on a download that cannot succeed here.
 os.environ.setdefault("GANKIT_OFFLINE", "1")

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from gankit.cli import main
-from gankit.data import adult, fetch
-from gankit.errors import GankitError
+from gankit.infra import fetch
+from gankit.infra.errors import GankitError
+from gankit.tabular import adult
 
 NAMES = ["adult.data", "adult.test", "adult.names"]
 COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",

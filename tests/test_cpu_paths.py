@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gankit.device import cpu_flags
+from gankit.infra.device import cpu_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,9 +21,10 @@ import torch
 from PIL import Image
 
 from gankit import data
-from gankit.data import fetch, idx, mnist, mnist_wheel
+from gankit.data import idx, mnist, mnist_wheel
 from gankit.data.csvdigits import parse_uint8_csv
-from gankit.errors import GankitError
+from gankit.infra import fetch
+from gankit.infra.errors import GankitError
 
 N_TRAIN, N_TEST = 300, 100
 

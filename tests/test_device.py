@@ -7,9 +7,10 @@ import platform
 import pytest
 import torch
 
-from gankit import checkpoint, engine
-from gankit.config import TrainConfig
-from gankit.device import bf16_warning, cpu_flags, resolve_precision
+from gankit.infra import checkpoint
+from gankit.infra.device import bf16_warning, cpu_flags, resolve_precision
+from gankit.training import loop as engine
+from gankit.training.config import TrainConfig
 from tests.test_train import small_config, weights
 
 CPU = torch.device("cpu")

@@ -8,7 +8,7 @@ import sys
 import torch
 
 from gankit import models
-from gankit.checkpoint import load
+from gankit.infra.checkpoint import load
 
 
 def _train(args, run_dir, nproc=None, extra=()):

@@ -14,7 +14,7 @@ import safetensors.torch
 import torch
 
 from gankit import data
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 from gankit.metrics import domain
 from gankit.metrics.domain import FEATURE_DIM, load_domain_classifier
 from gankit.metrics.extractor import to_model_range

@@ -10,7 +10,7 @@ import torchvision.transforms.functional as TF
 
 from gankit.cli import main
 from gankit.data import load_images
-from gankit.evaluate import evaluate
+from gankit.eval.evaluate import evaluate
 
 N = 2000
 QUIET = dict(log=lambda s: None)
@@ -122,7 +122,7 @@ def test_bad_evaluate_inputs_are_one_line_errors(tmp_path, capsys):
 
 @pytest.mark.mnist
 def test_eval_every_scores_validation_slice_and_keeps_best_checkpoint(tmp_path, capsys):
-    from gankit.runlog import read_csv
+    from gankit.training.runlog import read_csv
 
     run = tmp_path / "run"
     assert main(["train", "--epochs", "2", "--limit", "3200", "--eval-every", "1", "--eval-n", "300",
@@ -144,7 +144,7 @@ def test_eval_every_needs_a_domain_network(blob_npz, tmp_path, capsys):
 
 
 def test_validation_slice_is_disjoint_from_training_and_fixed():
-    from gankit.periodic_eval import training_slice, validation_split
+    from gankit.data.split import training_slice, validation_split
 
     train_idx, val_idx = validation_split(1000, 100)
     assert len(val_idx) == 100 and len(train_idx) == 900

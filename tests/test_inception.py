@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gankit.data import fetch
-from gankit.errors import GankitError
+from gankit.infra import fetch
+from gankit.infra.errors import GankitError
 from gankit.metrics import inception
 from gankit.metrics.extractor import to_model_range
 

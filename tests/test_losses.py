@@ -1,4 +1,4 @@
-"""Every loss in gankit.losses against its closed form on hand-picked logits."""
+"""Every loss in gankit.training.losses against its closed form on hand-picked logits."""
 
 import math
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gankit import losses
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
+from gankit.training import losses
 
 REAL = torch.tensor([2.0, 0.5, -1.0])
 FAKE = torch.tensor([-2.0, 0.0, 0.5])

@@ -6,15 +6,22 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.errors import GankitError
-from gankit.metrics import Features, Options, compute, fid_from_stats, gaussian_stats, skipped
-from gankit.metrics import manifold
+from gankit.infra.errors import GankitError
+from gankit.metrics import (
+    Features,
+    Options,
+    compute,
+    fid_from_stats,
+    gaussian_stats,
+    manifold,
+    skipped,
+)
 
 
 def reference():
-    """benchmarks/metrics_reference.py, which needs scipy: gankit does not, so only these cross-checks skip."""
+    """gankit/reference/metrics.py, which needs scipy: gankit does not, so only these cross-checks skip."""
     pytest.importorskip("scipy")
-    from benchmarks import metrics_reference
+    from gankit.reference import metrics as metrics_reference
 
     return metrics_reference
 

@@ -7,12 +7,13 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from benchmarks import tutorial_reference
-from gankit import losses, models
-from gankit.config import preset_config
-from gankit.errors import GankitError
+from gankit import models
+from gankit.infra.errors import GankitError
 from gankit.models import dcgan, mlp
-from gankit.step import GanStep, has_batch_statistics
+from gankit.reference import tutorial as tutorial_reference
+from gankit.training import losses
+from gankit.training.config import preset_config
+from gankit.training.step import GanStep, has_batch_statistics
 
 SHAPES = [(c, s, s) for s in (28, 32, 64) for c in (1, 3)]
 N, Z = 4, 16
@@ -254,7 +255,7 @@ def test_minibatch_std_d_scores_a_batch_of_copies_apart_from_a_varied_batch():
 
 
 def test_minibatch_std_is_refused_by_the_mlp():
-    from gankit.config import replace, validate
+    from gankit.training.config import replace, validate
 
     with pytest.raises(GankitError, match="model mlp has no option minibatch_std"):
         validate(replace(preset_config("seed"), {"d_minibatch_std": True}))
@@ -287,7 +288,7 @@ def test_g_refine_adds_convs_with_their_batch_norms_on_the_first_map(num_classes
 
 
 def test_g_refine_is_checked_and_refused_by_the_mlp():
-    from gankit.config import replace, validate
+    from gankit.training.config import replace, validate
 
     with pytest.raises(GankitError, match="model mlp has no option refine"):
         validate(replace(preset_config("seed"), {"g_refine": 1}))

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from gankit import checkpoint
-from gankit.config import PRESETS, preset_config, replace, validate
-from gankit.engine import train
-from gankit.errors import GankitError
-from gankit.sample import load
+from gankit.generate.sample import load
+from gankit.infra import checkpoint
+from gankit.infra.errors import GankitError
+from gankit.training.config import PRESETS, preset_config, replace, validate
+from gankit.training.loop import train
 
 QUIET = dict(log=lambda s: None)
 
@@ -136,7 +136,7 @@ def test_divergence_is_noticed_and_rolled_back(tmp_path, blob_npz):
 
 
 def test_a_discriminator_that_wins_outright_is_reported():
-    from gankit.health import HealthMonitor
+    from gankit.training.health import HealthMonitor
 
     lines = []
     monitor = HealthMonitor(lines.append, patience=3)

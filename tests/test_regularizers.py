@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.augment import diff_augment
-from gankit.ema import EMA
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 from gankit.models import mlp
-from gankit.regularizers import WGAN_GP_WEIGHT, gradient_penalty, r1_penalty
+from gankit.training.diffaugment import diff_augment
+from gankit.training.ema import EMA
+from gankit.training.regularizers import WGAN_GP_WEIGHT, gradient_penalty, r1_penalty
 
 SHAPE = (1, 4, 4)  # 16 pixels: a weight of ±0.5 everywhere has norm exactly 2
 

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from gankit import checkpoint, self_condition
-from gankit.config import TrainConfig, preset_config, replace, validate
-from gankit.engine import train
-from gankit.errors import GankitError
+from gankit.generate.sample import load
+from gankit.infra import checkpoint
+from gankit.infra.errors import GankitError
 from gankit.models import dcgan
-from gankit.sample import load
-from gankit.self_condition import SelfConditionedGenerator, cluster_images
-
+from gankit.models.self_conditioned import SelfConditionedGenerator
+from gankit.training import self_condition
+from gankit.training.config import TrainConfig, preset_config, replace, validate
+from gankit.training.loop import train
+from gankit.training.self_condition import cluster_images
 from tests.conftest import blob_images
 
 

@@ -8,7 +8,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 datasets = pytest.importorskip("sklearn.datasets")
 
-from gankit.errors import GankitError  # noqa: E402
+from gankit.infra.errors import GankitError  # noqa: E402
 from gankit.tabular.report import evaluate_table  # noqa: E402
 
 

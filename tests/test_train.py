@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import gankit
-from gankit import checkpoint
-from gankit.config import TrainConfig, preset_config, replace
-from gankit.errors import GankitError
-from gankit.engine import train
+from gankit.infra import checkpoint
+from gankit.infra.errors import GankitError
+from gankit.training.config import TrainConfig, preset_config, replace
+from gankit.training.loop import train
 
 
 def small_config(dataset: str, **kw) -> TrainConfig:

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks.tutorial_reference import make_tutorial, tutorial_step
-from gankit import losses
-from gankit.config import preset_config
-from gankit.engine import make_adam, to_model_range
 from gankit.models import mlp
-from gankit.step import GanStep, StepOptions, has_batch_statistics
+from gankit.reference.tutorial import make_tutorial, tutorial_step
+from gankit.training import losses
+from gankit.training.config import preset_config
+from gankit.training.loop import make_adam, to_model_range
+from gankit.training.step import GanStep, StepOptions, has_batch_statistics
 
 
 def _pair_from_tutorial(seed):

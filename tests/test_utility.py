@@ -11,10 +11,17 @@ import pytest
 import torch
 
 from gankit import data
+from gankit.augmentation.utility import (
+    ARMS,
+    UtilityConfig,
+    UtilityResult,
+    budget_indices,
+    classic_augment,
+    merged,
+    run_utility,
+)
 from gankit.cli import main
-from gankit.errors import GankitError
-from gankit.utility import (ARMS, UtilityConfig, UtilityResult, budget_indices, classic_augment, merged,
-                            run_utility)
+from gankit.infra.errors import GankitError
 
 pytestmark = pytest.mark.mnist
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Callable
 
 from gankit.data import folder, mnist, npz
-from gankit.data.cache import default_data_dir, resolve_data_dir
 from gankit.data.imagedata import ImageData, first
-from gankit.data.spec import check as _check, dataset_names
-from gankit.errors import GankitError
+from gankit.data.spec import check as _check
+from gankit.data.spec import dataset_names
+from gankit.infra.datadir import default_data_dir, resolve_data_dir
+from gankit.infra.errors import GankitError
 
 __all__ = ["ImageData", "check_spec", "dataset_names", "default_data_dir", "load_images", "prepare"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 
 _COMMA, _NEWLINE, _CR, _ZERO = ord(","), ord("\n"), ord("\r"), ord("0")
 _ROWS_PER_CHUNK = 4096

@@ -14,8 +14,7 @@ from PIL import Image, ImageFile
 
 from gankit.data.convert import resize, to_channels
 from gankit.data.imagedata import ImageData
-from gankit.data.oneline import describe
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError, describe
 
 Log = Callable[[str], None]
 

@@ -7,7 +7,6 @@ then the values, big-endian, row-major.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import math
 import struct
 import zlib
@@ -15,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.data.cache import atomic_write
-from gankit.data.oneline import describe
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError, describe
+from gankit.infra.io import atomic_write, sha256
 
 _TYPES = {
     0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
@@ -81,10 +79,6 @@ def to_bytes(array: np.ndarray) -> bytes:
 
 def write(path: Path, array: np.ndarray) -> None:
     atomic_write(path, to_bytes(array))
-
-
-def sha256(data: bytes | bytearray) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def verify(data: bytes | bytearray, expected_sha256: str, source: str | Path, fix: str = REFETCH) -> None:

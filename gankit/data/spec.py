@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 
 BUILTIN_NAMES = ("mnist", "fashion-mnist")
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}

@@ -6,7 +6,15 @@
 
 from gankit.metrics.features import Features
 from gankit.metrics.frechet import fid_from_stats, gaussian_stats
-from gankit.metrics.registry import ALIASES, METRICS, Metric, Options, compute, resolve, skipped
+from gankit.metrics.registry import (
+           ALIASES,
+           METRICS,
+           Metric,
+           Options,
+           compute,
+           resolve,
+           skipped,
+)
 
 __all__ = ["Features", "compute", "skipped", "resolve", "Options", "Metric", "METRICS", "ALIASES",
            "fid_from_stats", "gaussian_stats"]

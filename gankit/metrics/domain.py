@@ -33,8 +33,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from gankit.device import resolve_device
-from gankit.errors import GankitError
+from gankit.infra.device import resolve_device
+from gankit.infra.errors import GankitError
 from gankit.metrics.extractor import check_images, read_verified, unit_range_batches
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"

@@ -10,15 +10,15 @@ in [-1, 1] (a generator's output); a float image that is exactly a uint8 image s
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Iterator, Protocol
 
 import numpy as np
 import torch
 
-from gankit.errors import GankitError
-from gankit.images import to_model_range
+from gankit.data.pixels import to_model_range
+from gankit.infra.errors import GankitError
+from gankit.infra.io import sha256
 
 # Float images may sit this far outside [-1, 1] (arithmetic after a tanh); further out is a wrong scale.
 RANGE_SLACK = 1e-3
@@ -65,10 +65,6 @@ def unit_range_batches(images: torch.Tensor, batch_size: int, device: torch.devi
             yield batch.float().clamp(-1.0, 1.0)
 
 
-def sha256_hex(data: bytes | bytearray | memoryview) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def read_verified(path: Path, expected_sha256: str, what: str, fix: str) -> bytes:
     """The bytes of `path` if their SHA-256 is `expected_sha256`. The caller loads these very bytes, so
     the file cannot change between the check and the load."""
@@ -78,7 +74,7 @@ def read_verified(path: Path, expected_sha256: str, what: str, fix: str) -> byte
         raise GankitError(f"{what} file {path} not found: {fix}") from None
     except OSError as exc:
         raise GankitError(f"cannot read {what} file {path} ({exc.strerror or exc}): {fix}") from None
-    actual = sha256_hex(data)
+    actual = sha256(data)
     if actual != expected_sha256.lower():
         raise GankitError(f"{what} file {path} is corrupt or modified (sha256 {actual[:16]}..., expected "
                           f"{expected_sha256[:16]}...): {fix}")

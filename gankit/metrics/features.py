@@ -9,7 +9,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 from gankit.metrics.features import ArrayLike
 
 

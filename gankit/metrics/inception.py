@@ -37,12 +37,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gankit.data import fetch
-from gankit.data.cache import make_dir
-from gankit.data.oneline import describe
-from gankit.device import resolve_device
-from gankit.errors import GankitError
-from gankit.io import atomic_path
+from gankit.infra import fetch
+from gankit.infra.datadir import make_dir
+from gankit.infra.device import resolve_device
+from gankit.infra.errors import GankitError, describe
+from gankit.infra.io import atomic_path
 from gankit.metrics.extractor import check_images, read_verified, unit_range_batches
 
 Log = Callable[[str], None]

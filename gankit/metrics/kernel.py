@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 
 
 def kid(x: torch.Tensor, y: torch.Tensor, subsets: int, subset_size: int,

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Union
 import numpy as np
 import torch
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 from gankit.metrics import classes, frechet, kernel, manifold
 from gankit.metrics.features import Features
 

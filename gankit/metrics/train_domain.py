@@ -26,11 +26,17 @@ import torch
 import torch.nn.functional as F
 
 from gankit.data import load_images
-from gankit.data.cache import atomic_write
-from gankit.device import resolve_device
-from gankit.errors import GankitError
-from gankit.metrics.domain import ARCH, SHA256, DomainClassifier, DomainNet, weights_path
-from gankit.metrics.extractor import sha256_hex, to_model_range
+from gankit.data.pixels import to_model_range
+from gankit.infra.device import resolve_device
+from gankit.infra.errors import GankitError
+from gankit.infra.io import atomic_write, sha256
+from gankit.metrics.domain import (
+    ARCH,
+    SHA256,
+    DomainClassifier,
+    DomainNet,
+    weights_path,
+)
 
 # Per data set: epochs; the largest random shift, in pixels each way; whether a mirror image is another
 # sample of the class. Digits sit off centre and must not be mirrored; garments are centred and mostly
@@ -142,7 +148,7 @@ def _train(dataset: str, out: Path, epochs: int, max_shift: int, flip: bool, see
     data = to_safetensors(state, {"format": ARCH, "dataset": dataset, "epochs": epochs, "seed": seed,
                                   "train_images": n, "test_accuracy": round(accuracy, 4)})
     atomic_write(out, data)
-    digest = sha256_hex(data)
+    digest = sha256(data)
     print(f"wrote {out} ({len(data) / 1e6:.2f} MB), sha256 {digest}")
     if SHA256.get(dataset) != digest:
         print(f'to ship it, pin in gankit/metrics/domain.py SHA256: "{dataset}": "{digest}",')

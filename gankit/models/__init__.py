@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from torch import nn
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 from gankit.models import dcgan, mlp
 
-if TYPE_CHECKING:  # gankit.config imports this package
-    from gankit.config import TrainConfig
+if TYPE_CHECKING:  # gankit.training.config imports this package
+    from gankit.training.config import TrainConfig
 
 Builder = Callable[..., nn.Module]
 
@@ -89,7 +89,7 @@ def build_for(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: 
     with a G that samples without them (num_classes, the classes users ask for, is then 0)."""
     if not cfg.self_condition:
         return build(cfg.model, image_shape, cfg.z_dim, num_classes, **options_of(cfg))
-    from gankit.self_condition import SelfConditionedGenerator
+    from gankit.models.self_conditioned import SelfConditionedGenerator
 
     G, D = build(cfg.model, image_shape, cfg.z_dim - 1, cfg.self_condition, **options_of(cfg))
     return SelfConditionedGenerator(G, cfg.self_condition), D

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 
 SIZES = {28: 7, 32: 4, 64: 4}  # image side -> side of G's first (and D's last) feature map
 CHANNELS = (1, 3)

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 
 LABEL_DIM = 64  # width of G's label embedding, concatenated to z
 

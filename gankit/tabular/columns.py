@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 
 KINDS = ("continuous", "integer", "datetime", "categorical", "boolean")
 NUMERIC = ("continuous", "integer", "datetime")

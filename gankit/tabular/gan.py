@@ -23,10 +23,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gankit import checkpoint
-from gankit.errors import GankitError
+from gankit.infra import checkpoint
+from gankit.infra.errors import GankitError
 from gankit.tabular.columns import TableTransformer
-from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, pac_gradient_penalty
+from gankit.tabular.model import (
+    ConditionSampler,
+    PacDiscriminator,
+    TableGenerator,
+    pac_gradient_penalty,
+)
 
 Log = Callable[[str], None]
 KIND = "tabular"

@@ -39,7 +39,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from gankit.errors import GankitError
+from gankit.infra.errors import GankitError
 from gankit.tabular.columns import check_table
 
 NUMERIC, DISCRETE = "numeric", "discrete"

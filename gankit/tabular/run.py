@@ -16,10 +16,10 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from gankit import checkpoint
-from gankit.errors import GankitError
-from gankit.io import write_text
-from gankit.runlog import prepare_run_dir
+from gankit.infra import checkpoint
+from gankit.infra.errors import GankitError
+from gankit.infra.io import write_text
+from gankit.infra.rundir import prepare_run_dir
 from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
 
 Log = Callable[[str], None]
@@ -29,7 +29,7 @@ RESUMABLE = {"epochs", "minutes"}
 def read_table(dataset: str, split: str = "train", data_dir: str | None = None, log: Log = print) -> pd.DataFrame:
     """A tabular data set by name: `adult` (its train or test split) or `csv:PATH`."""
     if dataset == "adult":
-        from gankit.data import adult
+        from gankit.tabular import adult
 
         return adult.load(split, data_dir, log=log)
     if not dataset.startswith("csv:"):

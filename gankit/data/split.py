@@ -1,0 +1,28 @@
+"""The validation slice: a fixed random part of a training split that evaluation during training scores against
+and training never sees. Cut here alone, for images and labels alike."""
+
+from __future__ import annotations
+
+import torch
+
+from gankit.infra.errors import GankitError
+
+VALIDATION_SEED = 20261126  # fixed, so runs with different --seed are scored against the same slice
+
+
+def validation_split(count: int, holdout: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training indices in file order, validation indices): a seeded random `holdout` of `count` training
+    images is the validation slice. Random, not the split's tail: MNIST's last training images differ in
+    style from the rest (FID 48 against the test set where a random 2,000 score 10)."""
+    if holdout >= count:
+        raise GankitError(f"--eval-holdout {holdout} leaves none of the {count} training images: use a smaller holdout")
+    val = torch.randperm(count, generator=torch.Generator().manual_seed(VALIDATION_SEED))[:holdout]
+    keep = torch.ones(count, dtype=torch.bool)
+    keep[val] = False
+    return keep.nonzero().squeeze(1), val
+
+
+def training_slice(images: torch.Tensor, holdout: int, limit: int | None) -> torch.Tensor:
+    """The full training split minus the validation slice, then the first `limit` of what is left."""
+    train_idx, _ = validation_split(len(images), holdout)
+    return images[train_idx[:limit]]

@@ -1,0 +1,120 @@
+"""Load a trained generator from its run directory and draw images: no data set needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gankit import models
+from gankit.data.pixels import to_model_range, to_uint8
+from gankit.infra import checkpoint
+from gankit.infra.device import resolve_device
+from gankit.infra.errors import GankitError
+from gankit.infra.io import atomic_path
+from gankit.training.config import TrainConfig
+from gankit.training.runlog import save_grid
+
+CHECKPOINTS = ("last", "best")
+
+
+@dataclass
+class TrainedGenerator:
+    """A generator with what it needs to sample: `g.sample(16)` gives uint8 images (N, C, H, W)."""
+
+    generator: nn.Module
+    config: TrainConfig
+    device: torch.device
+    run_dir: Path
+    num_classes: int = 0
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, batch_size: int = 1000,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n images as uint8 (N, C, H, W) on the CPU; the same seed gives the same images. A conditional
+        generator draws the given labels (N,), or every class in turn when none are given."""
+        if n <= 0:
+            raise GankitError(f"number of samples must be positive, got {n}")
+        labels = self.labels_for(n, labels)
+        gen = torch.Generator(device="cpu")
+        if seed is not None:
+            gen.manual_seed(seed)
+        else:
+            gen.seed()
+        self.generator.eval()
+        out = []
+        for start in range(0, n, batch_size):
+            z = torch.randn(min(batch_size, n - start), self.config.z_dim, generator=gen).to(self.device)
+            if labels is None:
+                images = self.generator(z)
+            else:
+                images = self.generator(z, labels[start:start + len(z)].to(self.device))
+            out.append(to_uint8(images).cpu())
+        return torch.cat(out)
+
+    def labels_for(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.num_classes:
+            if labels is not None and self.config.self_condition:
+                raise GankitError(f"{self.run_dir} is self-conditioned: its clusters are not classes you can ask "
+                                  "for; leave out --label, or train with --conditional on labelled data")
+            if labels is not None:
+                raise GankitError(f"{self.run_dir} is not conditional (trained without --conditional): leave out --label")
+            return None
+        if labels is None:
+            return torch.arange(n) % self.num_classes
+        labels = torch.as_tensor(labels).long().reshape(-1)
+        if len(labels) == 1:
+            labels = labels.expand(n)
+        if len(labels) != n:
+            raise GankitError(f"{len(labels)} labels for {n} samples: give one label, or one per sample")
+        bad = labels[(labels < 0) | (labels >= self.num_classes)]
+        if len(bad):
+            raise GankitError(f"label {int(bad[0])} is not a class of {self.run_dir}: use 0 to {self.num_classes - 1}")
+        return labels
+
+    def save(self, path: str | Path, n: int, seed: int | None = None, labels: torch.Tensor | None = None,
+             rows_by_class: bool = False) -> Path:
+        """Write n samples: `.png` a grid, `.npz` an array file with `images` uint8 (N, C, H, W) and, for a
+        conditional generator, `labels`. `rows_by_class`: n per class, one grid row per class."""
+        path = Path(path)
+        if path.suffix not in (".png", ".npz"):
+            raise GankitError(f"cannot write samples to '{path}': use a .png (grid) or .npz (array) file name")
+        if rows_by_class:
+            if not self.num_classes:
+                raise GankitError(f"{self.run_dir} is not conditional (trained without --conditional): "
+                                  "--labels all needs a conditional run")
+            labels = torch.arange(self.num_classes).repeat_interleave(n)
+            n = len(labels)
+        labels = self.labels_for(n, labels)
+        images = self.sample(n, seed, labels=labels)
+        if path.suffix == ".png":
+            nrow = len(images) // self.num_classes if rows_by_class else None
+            save_grid(to_model_range(images), path, nrow=nrow)
+        else:
+            arrays = {"images": images.numpy()}
+            if labels is not None:
+                arrays["labels"] = labels.numpy()
+            with atomic_path(path) as tmp:
+                np.savez(tmp, **arrays)
+        return path
+
+
+def load(run_dir: str | Path, checkpoint_name: str = "last", device: str = "auto") -> TrainedGenerator:
+    """The generator of a run, with EMA weights when the run kept them. Works on a CPU for a GPU run."""
+    run_dir = Path(run_dir)
+    if checkpoint_name not in CHECKPOINTS:
+        raise GankitError(f"unknown checkpoint '{checkpoint_name}': use last or best")
+    if not run_dir.is_dir():
+        raise GankitError(f"run directory {run_dir} not found: give the directory gankit train wrote")
+    path = run_dir / "checkpoints" / f"{checkpoint_name}.pt"
+    if checkpoint_name == "best" and not path.is_file():
+        raise GankitError(f"{run_dir} has no best checkpoint (it is kept when training evaluates): use --checkpoint last")
+    state = checkpoint.load(path)
+    cfg = TrainConfig.from_dict(state["config"])
+    dev = resolve_device(device)
+    G, _ = models.build_for(cfg, tuple(state["image_shape"]), state.get("num_classes", 0))
+    checkpoint.load_weights(G, state.get("generator_ema", state["generator"]), "generator", path)
+    return TrainedGenerator(G.to(dev), cfg, dev, run_dir, state.get("num_classes", 0))

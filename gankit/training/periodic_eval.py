@@ -1,0 +1,58 @@
+"""Evaluation during training (`--eval-every K`): every K epochs, score a fixed batch of samples against a
+validation slice and keep the best checkpoint by FID.
+
+The validation slice is a fixed random `eval_holdout` images of the training split, which the run then does
+not train on; the test split stays untouched for the final `gankit evaluate`, so choosing the best epoch
+never sees the data the final scores are reported against.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from gankit.data.pixels import to_uint8
+from gankit.metrics import Features, compute
+from gankit.training.config import TrainConfig
+
+METRICS = ("fid", "kid", "pr", "classes")  # cheap enough for every few epochs; the full set is `gankit evaluate`'s
+Log = Callable[[str], None]
+
+
+class PeriodicEvaluator:
+    def __init__(self, cfg: TrainConfig, device: torch.device, log: Log):
+        from gankit.metrics.domain import load_domain_classifier
+        from gankit.metrics.reference import reference_features
+
+        self.cfg, self.device = cfg, device
+        self.extractor = load_domain_classifier(cfg.dataset, device)
+        self.real = reference_features(self.extractor, cfg.dataset, "train", cfg.eval_n, cfg.seed, cfg.data_dir, log,
+                                       holdout=cfg.eval_holdout)
+        # The same noise at every evaluation, so scores differ only because G changed.
+        self.noise = torch.randn(cfg.eval_n, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 2))
+
+    def due(self, epoch: int) -> bool:
+        return epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs
+
+    @torch.no_grad()
+    def score(self, G: nn.Module, num_classes: int = 0) -> dict[str, float]:
+        """Scores of G's samples; a conditional G is asked for every class in turn and also scored on whether
+        the domain classifier agrees with the label it was asked for."""
+        labels = torch.arange(len(self.noise)) % num_classes if num_classes else None
+        was_training = G.training
+        G.eval()
+        images = []
+        for start in range(0, len(self.noise), 1000):
+            z = self.noise[start:start + 1000].to(self.device)
+            out = G(z) if labels is None else G(z, labels[start:start + 1000].to(self.device))
+            images.append(to_uint8(out).cpu())
+        G.train(was_training)
+        fake = Features(*self.extractor.extract(torch.cat(images)), labels_requested=labels)
+        names = [*METRICS, "label_accuracy"] if num_classes else list(METRICS)
+        scores = compute(names, self.real, fake, seed=self.cfg.seed)
+        return {k: v for k, v in scores.items() if k in SCORES}
+
+
+SCORES = ("fid", "kid", "precision", "recall", "classes_covered", "label_accuracy")
