@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gankit import data, models  # noqa: E402
 from gankit.data.pixels import to_uint8  # noqa: E402
-from gankit.data.split import training_slice  # noqa: E402
+from gankit.data.split import training_data  # noqa: E402
 from gankit.infra.device import cpu_flags, resolve_precision  # noqa: E402
 from gankit.metrics import Features, compute  # noqa: E402
 from gankit.metrics.domain import load_domain_classifier  # noqa: E402
@@ -99,7 +99,7 @@ def run_one(name: str, scale: float, device: torch.device, seed: int, out: Path,
     budget = int(budget * scale)
     torch.manual_seed(cfg.seed)
     train = data.load_images("mnist", log=lambda m: None)
-    images = training_slice(train.images, 5000, None).to(device)
+    images = training_data(train, 5000, None).images.to(device)
     G, D = models.build_for(cfg, train.shape, 0)
     G, D = G.to(device), D.to(device)
     ema = EMA(G, cfg.ema)

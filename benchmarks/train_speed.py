@@ -77,7 +77,7 @@ class EngineArm:
         for _ in range(steps):
             if self.i == self.steps_per_epoch:
                 self.perm, self.i = torch.randperm(len(self.images)).to(self.images.device), 0
-            self.stats += self.step(*draw_batch(self.images, self.perm, self.i, self.batch, 100))
+            self.stats += torch.stack(list(self.step(*draw_batch(self.images, self.perm, self.i, self.batch, 100)).values()))
             self.i += 1
 
 

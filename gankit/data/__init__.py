@@ -16,10 +16,11 @@ from gankit.data import folder, mnist, npz
 from gankit.data.imagedata import ImageData, first
 from gankit.data.spec import check as _check
 from gankit.data.spec import dataset_names
+from gankit.data.split import training_data
 from gankit.infra.datadir import default_data_dir, resolve_data_dir
 from gankit.infra.errors import GankitError
 
-__all__ = ["ImageData", "check_spec", "dataset_names", "default_data_dir", "load_images", "prepare"]
+__all__ = ["ImageData", "check_spec", "dataset_names", "default_data_dir", "load_images", "load_training_images", "prepare"]
 
 Log = Callable[[str], None]
 _SPLITS = ("train", "test")
@@ -56,6 +57,16 @@ def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: 
         raise GankitError(f"{parsed.name} has only a train split, not '{split}': use split='train'")
     loader = folder.load if parsed.kind == "folder" else npz.load
     return loader(parsed.path, parsed.name, limit, image_size, channels, log)
+
+
+def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *, holdout: int = 0,
+                         limit: int | None = None, image_size: int | None = None, channels: int | None = None,
+                         log: Log = print) -> ImageData:
+    """The training split of `spec` as a run trains on it: without its validation slice of `holdout` images
+    (gankit.data.split; 0: none), then the first `limit`."""
+    loaded = load_images(spec, data_dir, limit=None if holdout else limit, image_size=image_size,
+                         channels=channels, log=log)
+    return training_data(loaded, holdout, limit)
 
 
 def _check_options(split: str, limit: int | None, image_size: int | None, channels: int | None) -> None:

@@ -16,9 +16,7 @@ def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     if have == 1 and channels == 3:
         return images.expand(*images.shape[:-3], 3, *images.shape[-2:]).contiguous()
     if have == 3 and channels == 1:
-        from torchvision.transforms.v2 import (
-            functional as TF,  # here: importing it costs seconds
-        )
+        from torchvision.transforms.v2 import functional as TF  # here: importing it costs seconds
 
         return TF.rgb_to_grayscale(images, num_output_channels=1)
     raise ValueError(f"cannot convert {have} channels to {channels}")
@@ -28,9 +26,7 @@ def resize(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Bilinear with antialiasing, so that shrinking averages pixels instead of skipping them."""
     if tuple(images.shape[-2:]) == (height, width):
         return images
-    from torchvision.transforms.v2 import (
-        functional as TF,  # here: importing it costs seconds
-    )
+    from torchvision.transforms.v2 import functional as TF  # here: importing it costs seconds
 
     return TF.resize(images, [height, width], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from gankit.data.imagedata import ImageData, first
 from gankit.infra.errors import GankitError
 
 VALIDATION_SEED = 20261126  # fixed, so runs with different --seed are scored against the same slice
@@ -22,7 +23,11 @@ def validation_split(count: int, holdout: int) -> tuple[torch.Tensor, torch.Tens
     return keep.nonzero().squeeze(1), val
 
 
-def training_slice(images: torch.Tensor, holdout: int, limit: int | None) -> torch.Tensor:
-    """The full training split minus the validation slice, then the first `limit` of what is left."""
-    train_idx, _ = validation_split(len(images), holdout)
-    return images[train_idx[:limit]]
+def training_data(dataset: ImageData, holdout: int, limit: int | None) -> ImageData:
+    """The images (and labels) a run trains on: the split minus its validation slice when `holdout` > 0, then
+    the first `limit` of what is left."""
+    if not holdout:
+        return first(dataset, limit)
+    keep = validation_split(len(dataset), holdout)[0][:limit]
+    labels = dataset.labels[keep] if dataset.labels is not None else None
+    return ImageData(dataset.images[keep], labels, dataset.num_classes, dataset.name, dataset.class_names)

@@ -23,13 +23,8 @@ import torch
 from gankit import data
 from gankit.infra.errors import GankitError
 from gankit.infra.version import __version__
-from gankit.metrics import Features, Options, compute, resolve, skipped
-from gankit.metrics.reference import (
-    FEATURES_VERSION,
-    cache_dir,
-    reference_features,
-    train_reference,
-)
+from gankit.metrics import KEYS, Features, Options, compute, resolve, skipped
+from gankit.metrics.reference import FEATURES_VERSION, cache_dir, reference_features, train_reference
 
 Log = Callable[[str], None]
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "classes", "memorisation", "label_accuracy", "class_fid")
@@ -54,18 +49,13 @@ class Report:
         for key, value in self.metrics.items():
             if key in ("class_hist", "class_fid_list"):
                 continue
-            lines.append(f"{key:16} {_fmt(value):>12} {_fmt(self.floor.get(key)):>13}  {BETTER.get(key, '')}")
+            lines.append(f"{key:16} {_fmt(value):>12} {_fmt(self.floor.get(key)):>13}  {KEYS[key].better if key in KEYS else ''}")
         if "class_hist" in self.metrics and isinstance(self.metrics["class_hist"], list):
             lines.append("class shares     " + " ".join(f"{v:.2f}" for v in self.metrics["class_hist"]))
         if isinstance(self.metrics.get("class_fid_list"), list):
             lines.append("FID per class    " + " ".join(_fmt(v) for v in self.metrics["class_fid_list"]))
         lines += [f"(skipped {name}: {why})" for name, why in self.skipped.items()]
         return "\n".join(lines)
-
-
-BETTER = {"fid": "lower", "kid": "lower", "kid_std": "", "is": "higher", "is_std": "", "precision": "higher",
-          "recall": "higher", "density": "~1", "coverage": "higher", "classes_covered": "all",
-          "class_kl": "lower", "memorisation": "lower", "label_accuracy": "higher", "class_fid": "lower"}
 
 
 def evaluate(source: str | Path, *, dataset: str | None = None, n: int = 10_000, metrics: Iterable[str] = DEFAULT_METRICS,

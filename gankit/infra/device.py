@@ -66,11 +66,18 @@ def bf16_is_fast(device: torch.device, flags: set[str] | None, machine: str) -> 
     ROCm), or an x86 CPU with bf16 dot products. MPS, ARM and CPUs whose flags are unknown: no (fp32 is the safe
     choice where nothing is measured)."""
     if device.type == "cuda":
-        # emulated bf16 (pre-Ampere GPUs) is slower than fp32: native only
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        if not torch.cuda.is_available():
+            return False
+        return cuda_bf16_is_native(torch.cuda.get_device_capability(device), torch.version.hip is not None)
     if device.type != "cpu" or flags is None or machine.lower() not in X86_MACHINES:
         return False
     return any(f in flags for f in BF16_CPU_FLAGS)
+
+
+def cuda_bf16_is_native(capability: tuple[int, int], rocm: bool) -> bool:
+    """Whether a GPU of this compute capability computes bf16 natively (Ampere, 8.0, and newer; every ROCm GPU
+    torch supports). Older ones emulate it, slower than fp32."""
+    return rocm or capability[0] >= 8
 
 
 def resolve_precision(precision: str, device: torch.device, flags: set[str] | None, machine: str) -> str:

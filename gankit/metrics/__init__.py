@@ -6,15 +6,8 @@
 
 from gankit.metrics.features import Features
 from gankit.metrics.frechet import fid_from_stats, gaussian_stats
-from gankit.metrics.registry import (
-           ALIASES,
-           METRICS,
-           Metric,
-           Options,
-           compute,
-           resolve,
-           skipped,
-)
+from gankit.metrics.registry import ALIASES, KEYS, METRICS, TRACKED, Key, Metric, Options, compute, resolve, skipped
 
-__all__ = ["Features", "compute", "skipped", "resolve", "Options", "Metric", "METRICS", "ALIASES",
+__all__ = ["Features", "compute", "skipped", "resolve", "Options", "Metric", "METRICS", "ALIASES", "Key", "KEYS",
+           "TRACKED",
            "fid_from_stats", "gaussian_stats"]

@@ -30,13 +30,7 @@ from gankit.data.pixels import to_model_range
 from gankit.infra.device import resolve_device
 from gankit.infra.errors import GankitError
 from gankit.infra.io import atomic_write, sha256
-from gankit.metrics.domain import (
-    ARCH,
-    SHA256,
-    DomainClassifier,
-    DomainNet,
-    weights_path,
-)
+from gankit.metrics.domain import ARCH, SHA256, DomainClassifier, DomainNet, weights_path
 
 # Per data set: epochs; the largest random shift, in pixels each way; whether a mirror image is another
 # sample of the class. Digits sit off centre and must not be mirrored; garments are centred and mostly

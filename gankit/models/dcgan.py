@@ -81,6 +81,7 @@ class ConditionalBatchNorm2d(nn.Module):
 
 
 class MinibatchStd(nn.Module):
+    mixes_batch = True  # each image's output depends on the others in its group: D must see real and fake apart
     """Appends one feature map: the standard deviation of every feature over a group of `group` neighbouring
     images, averaged (Karras et al. 2018). D then sees how varied a batch is, so a G that makes too little
     variety is told so. Groups are consecutive images: a batch of real images

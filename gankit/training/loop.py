@@ -1,11 +1,13 @@
-"""The training loop: the tutorial's two steps, with the data in memory and everything else as hooks.
+"""The training loop: the tutorial's two steps over batches drawn from images held in memory.
 
     for each batch of real images:
-        D step: D learns to tell real from G(z).detach()
+        D step: D learns to tell real from G(z).detach()       (gankit.training.step)
         G step: G learns to make D call G(z) real
 
-Logging, grids, checkpoints and the time budget hang off the loop, never inside the step; the step
-makes no host sync (no `.item()`), so a GPU is never waiting on Python.
+Everything else is the loop's, around the step and never inside it: at each log point (`--log-every`) the
+learning-rate schedule, the health check, a steps.csv row and the progress bar; at each epoch's end the EMA's
+standing statistics, evaluation (`--eval-every`), metrics.csv, the sample grid and the checkpoint; the time
+budget and signals between steps. The step makes no host sync (no `.item()`), so a GPU never waits on Python.
 """
 
 from __future__ import annotations
@@ -26,16 +28,11 @@ from tqdm import tqdm
 
 from gankit import data, models
 from gankit.data.pixels import to_model_range
-from gankit.data.split import training_slice, validation_split
 from gankit.infra import checkpoint
-from gankit.infra.device import (
-    bf16_warning,
-    cpu_flags,
-    resolve_device,
-    resolve_precision,
-)
+from gankit.infra.device import bf16_warning, cpu_flags, resolve_device, resolve_precision
 from gankit.infra.errors import GankitError
 from gankit.infra.rundir import prepare_run_dir
+from gankit.metrics import TRACKED
 from gankit.training import config as config_mod
 from gankit.training import distributed, losses, periodic_eval, self_condition
 from gankit.training.config import TrainConfig
@@ -119,12 +116,12 @@ class _Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device, world: distributed.World, log: Log,
                  saved_clusters: torch.Tensor | None = None):
         self.cfg, self.run_dir, self.device, self.world, self.log = cfg, run_dir, device, world, log
-        self.dataset = data.load_images(cfg.dataset, cfg.data_dir, limit=None if cfg.eval_every else cfg.limit,
-                                        image_size=cfg.image_size, channels=cfg.channels, log=log)
+        self.dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=cfg.eval_holdout if cfg.eval_every
+                                                 else 0, limit=cfg.limit, image_size=cfg.image_size,
+                                                 channels=cfg.channels, log=log)
         images = self.dataset.images
         self.evaluator = None
         if cfg.eval_every:
-            images = training_slice(images, cfg.eval_holdout, cfg.limit)
             self.evaluator = periodic_eval.PeriodicEvaluator(cfg, device, log) if world.is_main else None
             log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
                 f"{cfg.eval_holdout} training images, which are left out of training")
@@ -133,7 +130,7 @@ class _Trainer:
         self.precision = resolve_precision(cfg.precision, device, flags, machine)
         if warning := bf16_warning(device, self.precision, flags, machine):
             log(warning)
-        labels, self.num_classes = _labels(cfg, self.dataset, images_kept=len(images))
+        labels, self.num_classes = _labels(cfg, self.dataset)
         self.setup_s = 0.0  # clustering time, spent inside the --minutes budget
         if cfg.self_condition:  # a resumed run keeps the clusters it started with
             labels = self._cluster(images) if saved_clusters is None else _checked(saved_clusters, images, run_dir)
@@ -198,7 +195,7 @@ class _Trainer:
                                   self.opt_d, losses.get(cfg.loss), D_shared=self.D, ema=self.ema, options=StepOptions(
                                       precision=self.precision, compile=cfg.compile, n_critic=cfg.n_critic,
                                       gp_weight=cfg.gp_weight, r1_gamma=cfg.r1_gamma, augment=cfg.augment))
-        self.train_step.calls = self.step  # a resumed run keeps its place in the n_critic cycle
+        self.train_step.load_state_dict({"calls": self.step})  # a resumed run keeps its place in the n_critic cycle
         self.runlog = RunLog(self.run_dir, cfg.to_json(), cfg.tensorboard,
                              resumed_step=self.step if resumed else None) if world.is_main else None
         n, batch = len(self.images), cfg.batch_size
@@ -213,7 +210,7 @@ class _Trainer:
         self.elapsed_before += self.setup_s
         self.deadline = self.start + cfg.minutes * 60 - self.setup_s if cfg.minutes else math.inf
         self.update_lr_schedule()
-        self.health = HealthMonitor(self.log, watch_d_wins=cfg.loss.startswith("bce"))
+        self.health = HealthMonitor(self.log, watch_d_wins=losses.get(cfg.loss).d_output == "probability")
         self.steps_run, stopped_by, self.epoch_stats = 0, "epochs", {}
         if cfg.on_divergence == "rollback" and not resumed:
             self.save_checkpoint()  # something to roll back to before the first epoch ends
@@ -233,7 +230,7 @@ class _Trainer:
         # draws the same batches the uninterrupted run would have.
         self.data_gen.set_state(self.epoch_start_rng)
         perm = torch.randperm(len(self.images), generator=self.data_gen).to(self.device)
-        self.meter = _Meter(self.device, world, cfg.batch_size)
+        self.meter = _Meter(GanStep.STATS, self.device, world, cfg.batch_size)
         bar = tqdm(total=self.steps_per_epoch, initial=self.step_in_epoch, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
                    disable=not (cfg.progress and world.is_main), leave=False, dynamic_ncols=True)
         stopped_by = "epochs"
@@ -276,10 +273,8 @@ class _Trainer:
             new_best = scores["fid"] < self.best_fid
             self.best_fid = min(self.best_fid, scores["fid"])
             self.health.check_classes(scores["classes_covered"], self.epoch)
-            self.log(f"  validation: FID {scores['fid']:.3f}, KID {scores['kid']:.5g}, precision "
-                     f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, classes "
-                     f"{scores['classes_covered']:.0f}"
-                     + (f", label accuracy {scores['label_accuracy']:.3f}" if 'label_accuracy' in scores else "")
+            self.log("  validation: " + ", ".join(f"{k.label or k.name} {scores[k.name]:{k.fmt}}" for k in TRACKED
+                                                    if k.name in scores)
                      + ("  (best so far: saved checkpoints/best.pt)" if new_best else ""))
         if self.runlog:
             self.runlog.epoch_row(stats)
@@ -347,7 +342,7 @@ class _Trainer:
             self.ema_stats_step = None
         self.lr_scale /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
         self.set_learning_rates()
-        self.train_step.g_loss.zero_()
+        self.train_step.load_state_dict({"calls": self.train_step.calls})  # the G loss reads 0 until the next G step
         self.log(f"rolled back to the weights of epoch {saved['epoch']}, step {saved['step']}; learning rates "
                  f"halved to G {self.opt_g.param_groups[0]['lr']:.3g}, D {self.opt_d.param_groups[0]['lr']:.3g}")
 
@@ -405,18 +400,16 @@ def _silent(message: str) -> None:
 class _Meter:
     """Sums the step statistics on the device; reads them back (one host sync) only when asked."""
 
-    NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
-
-    def __init__(self, device: torch.device, world: distributed.World, batch: int):
-        self.world = world
-        self.window = torch.zeros(4, device=device)
-        self.total = torch.zeros(4, device=device)
+    def __init__(self, names: tuple[str, ...], device: torch.device, world: distributed.World, batch: int):
+        self.names, self.world = names, world
+        self.window = torch.zeros(len(names), device=device)
+        self.total = torch.zeros(len(names), device=device)
         self.window_steps = self.total_steps = 0
         self.batch = batch
         self.t0 = time.monotonic()
 
-    def add(self, stats: torch.Tensor) -> None:
-        self.window += stats
+    def add(self, stats: dict[str, torch.Tensor]) -> None:
+        self.window += torch.stack([stats[name] for name in self.names])
         self.window_steps += 1
 
     def flush(self) -> dict[str, float]:
@@ -426,10 +419,10 @@ class _Meter:
         self.total_steps += self.window_steps
         self.window.zero_()
         self.window_steps = 0
-        return dict(zip(self.NAMES, values))
+        return dict(zip(self.names, values))
 
     def epoch_means(self) -> dict[str, float]:
-        return dict(zip(self.NAMES, (self.total / max(self.total_steps, 1)).tolist()))
+        return dict(zip(self.names, (self.total / max(self.total_steps, 1)).tolist()))
 
     def seconds(self) -> float:
         return time.monotonic() - self.t0
@@ -460,17 +453,14 @@ def _restore_ema(ema: EMA, state: dict) -> None:
     ema.load_state_dict({"module": state["generator_ema"], "num_updates": state["ema_updates"]})
 
 
-def _labels(cfg: TrainConfig, dataset: data.ImageData, images_kept: int) -> tuple[torch.Tensor | None, int]:
-    """The labels a conditional run trains on (aligned with the training images kept), and the class count."""
+def _labels(cfg: TrainConfig, dataset: data.ImageData) -> tuple[torch.Tensor | None, int]:
+    """The labels a conditional run trains on (those of its training images), and the class count."""
     if not cfg.conditional:
         return None, 0
     if dataset.labels is None:
         raise GankitError(f"--conditional needs labels, and {cfg.dataset} has none: use an npz: file with a `labels` "
                           "array, a folder: with one sub-folder per class, or drop --conditional")
-    labels = torch.as_tensor(dataset.labels).long()
-    if cfg.eval_every:
-        labels = labels[validation_split(len(labels), cfg.eval_holdout)[0]]
-    return labels[:images_kept], dataset.num_classes
+    return torch.as_tensor(dataset.labels).long(), dataset.num_classes
 
 
 def _checked(clusters: torch.Tensor, images: torch.Tensor, run_dir: Path) -> torch.Tensor:

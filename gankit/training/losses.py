@@ -22,6 +22,13 @@ class AdversarialLoss:
     discriminator: Callable[[Tensor, Tensor], Tensor]
     generator: Callable[[Tensor], Tensor]
     doc: str
+    # What D's output means, for logs and health checks: "probability" (a logit whose sigmoid is D's belief the
+    # image is real, as in the tutorial's D(x)) or "score" (a real number, higher is realer)
+    d_output: str = "score"
+
+    def shown(self, logits: Tensor) -> Tensor:
+        """D's outputs as the logs show them: probabilities for BCE, the raw scores otherwise."""
+        return torch.sigmoid(logits) if self.d_output == "probability" else logits
 
 
 def _bce_d(real: Tensor, fake: Tensor) -> Tensor:
@@ -64,8 +71,9 @@ def _ls_g(fake: Tensor) -> Tensor:
 LOSSES: dict[str, AdversarialLoss] = {
     loss.name: loss
     for loss in (
-        AdversarialLoss("bce", _bce_d, _bce_g_nonsaturating, "binary cross-entropy, non-saturating G (the tutorial's)"),
-        AdversarialLoss("bce-saturating", _bce_d, _bce_g_saturating, "binary cross-entropy, minimax G"),
+        AdversarialLoss("bce", _bce_d, _bce_g_nonsaturating, "binary cross-entropy, non-saturating G (the tutorial's)",
+                        "probability"),
+        AdversarialLoss("bce-saturating", _bce_d, _bce_g_saturating, "binary cross-entropy, minimax G", "probability"),
         AdversarialLoss("hinge", _hinge_d, _mean_neg, "hinge loss (SAGAN, BigGAN)"),
         AdversarialLoss("wasserstein", _wasserstein_d, _mean_neg, "Wasserstein critic; pair with a gradient penalty"),
         AdversarialLoss("least-squares", _ls_d, _ls_g, "least squares (LSGAN, a=0 b=1 c=1)"),

@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from gankit.data.pixels import to_uint8
-from gankit.metrics import Features, compute
+from gankit.metrics import METRICS, TRACKED, Features, compute
 from gankit.training.config import TrainConfig
 
-METRICS = ("fid", "kid", "pr", "classes")  # cheap enough for every few epochs; the full set is `gankit evaluate`'s
+# The metrics whose keys are tracked (cheap enough for every few epochs); the full set is `gankit evaluate`'s.
+TRACKED_METRICS = tuple(m.name for m in METRICS.values() if any(k.tracked for k in m.outputs))
 Log = Callable[[str], None]
 
 
@@ -50,9 +51,7 @@ class PeriodicEvaluator:
             images.append(to_uint8(out).cpu())
         G.train(was_training)
         fake = Features(*self.extractor.extract(torch.cat(images)), labels_requested=labels)
-        names = [*METRICS, "label_accuracy"] if num_classes else list(METRICS)
+        # metrics that need requested labels (label_accuracy) only for a conditional G
+        names = [m for m in TRACKED_METRICS if num_classes or "fake.labels" not in METRICS[m].needs]
         scores = compute(names, self.real, fake, seed=self.cfg.seed)
-        return {k: v for k, v in scores.items() if k in SCORES}
-
-
-SCORES = ("fid", "kid", "precision", "recall", "classes_covered", "label_accuracy")
+        return {k.name: scores[k.name] for k in TRACKED if k.name in scores}

@@ -21,9 +21,10 @@ import torchvision.utils
 
 from gankit.infra.errors import GankitError
 from gankit.infra.io import atomic_path, write_text
+from gankit.metrics import TRACKED
 
 STEP_FIELDS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d"]
-EVAL_FIELDS = ["fid", "kid", "precision", "recall", "classes_covered", "label_accuracy"]  # blank in epochs without evaluation
+EVAL_FIELDS = [k.name for k in TRACKED]  # blank in epochs without evaluation
 EPOCH_FIELDS = ["epoch", "step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds", "elapsed_s",
                 *EVAL_FIELDS]
 

@@ -6,7 +6,7 @@ What makes it faster than the tutorial's loop changes no result:
   must see them apart, or each batch would normalise the other);
 - D's parameters are frozen during the G step, so its backward pass computes only what G needs
   (the tutorial computes D's weight gradients there and throws them away);
-- no host sync: the step returns its statistics as one device tensor.
+- no host sync: the step returns its statistics as device tensors, read back only when the loop logs them.
 Options (StepOptions, all off in the seed preset): bf16 autocast, torch.compile, n_critic D steps per G step,
 a WGAN-GP or R1 gradient penalty, DiffAugment on everything D sees; an EMA of G updated after each G step.
 """
@@ -39,21 +39,27 @@ class StepOptions:
     augment: str = ""  # DiffAugment policy, applied to everything D sees
 
 
-def has_batch_statistics(module: nn.Module) -> bool:
-    """Whether one image's output depends on the rest of its batch: then real and fake go through D apart."""
-    from gankit.models.dcgan import MinibatchStd
-
-    return any(isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) for m in module.modules())
+def mixes_batch(module: nn.Module) -> bool:
+    """Whether one image's output depends on the rest of its batch: then real and fake go through D apart.
+    Batch norm does (in training); a layer of a model's own says so with a `mixes_batch = True` attribute."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) or getattr(m, "mixes_batch", False)
+               for m in module.modules())
 
 
 class GanStep:
-    """`step(real, z, labels)` trains D once and, every `n_critic`-th call, G once; returns (d_loss, g_loss,
-    D(x), D(G(z))) as one detached tensor. `labels` (conditional models) go to G and D alike.
+    """`step(real, z, labels)` trains D once and, every `n_critic`-th call, G once; returns the statistics named
+    in STATS as detached 0-dim device tensors: the D loss, the last G loss, and D's mean output on the real and
+    the generated images (as the loss shows it: probabilities for BCE). `labels` (conditional models) go to G and
+    D alike.
 
-    `D_shared` is the module whose parameters opt_d updates; `D` may wrap it (DistributedDataParallel), in
-    which case the G step and the gradient penalty call `D_shared` directly, so only the D step's backward
-    all-reduces D's gradients. `ema`, if given, is updated after every G step.
+    D is called three ways: `D` (maybe wrapped in DistributedDataParallel, maybe compiled) in the D step, whose
+    backward all-reduces D's gradients; `D_frozen`, the unwrapped module (compiled with the rest), in the G step,
+    which must not all-reduce; `D_shared`, the unwrapped module as it is, in the gradient penalty, whose double
+    backward a compiled module does not support. `ema`, if given, is updated after every G step. The step's own
+    state (its place in the n_critic cycle, the last G loss) goes through `state_dict` / `load_state_dict`.
     """
+
+    STATS = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  loss: losses.AdversarialLoss, *, D_shared: nn.Module | None = None,
@@ -63,7 +69,7 @@ class GanStep:
         if options.compile:
             self.G, self.D, self.D_frozen = torch.compile(G), torch.compile(D), torch.compile(self.D_shared)
         self.opt_g, self.opt_d, self.loss, self.options, self.ema = opt_g, opt_d, loss, options, ema
-        self.joint_d_pass = not has_batch_statistics(self.D_shared)
+        self.joint_d_pass = not mixes_batch(self.D_shared)
         device_type = next(G.parameters()).device.type
         self.autocast = (lambda: torch.autocast(device_type, dtype=torch.bfloat16)) \
             if options.precision == "bf16" else nullcontext
@@ -72,7 +78,17 @@ class GanStep:
         # that lands between G steps).
         self.g_loss = torch.zeros((), device=next(G.parameters()).device)
 
-    def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def state_dict(self) -> dict:
+        return {"calls": self.calls, "g_loss": self.g_loss.detach().cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """`calls` is the step count (the place in the n_critic cycle); a G loss not given reads 0 until the
+        next G step (after a resume or a rollback that lands between G steps)."""
+        self.calls = int(state["calls"])
+        self.g_loss = torch.as_tensor(state.get("g_loss", 0.0), dtype=torch.float32).to(self.g_loss.device)
+
+    def __call__(self, real: torch.Tensor, z: torch.Tensor,
+                 labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         o = self.options
         g_step_due = self.calls % o.n_critic == 0
         self.calls += 1
@@ -108,8 +124,8 @@ class GanStep:
             self.g_loss = g_loss.detach()
 
         with torch.no_grad():
-            return torch.stack([d_loss.detach(), self.g_loss, torch.sigmoid(_full(d_real)).mean(),
-                                torch.sigmoid(_full(d_fake)).mean()])
+            return dict(zip(self.STATS, (d_loss.detach(), self.g_loss, self.loss.shown(_full(d_real)).mean(),
+                                         self.loss.shown(_full(d_fake)).mean())))
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.options.augment) if self.options.augment else x

@@ -16,11 +16,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.tabular import TabularGAN
 from gankit.tabular.columns import TableTransformer, infer_kinds
-from gankit.tabular.model import (
-    ConditionSampler,
-    PacDiscriminator,
-    pac_gradient_penalty,
-)
+from gankit.tabular.model import ConditionSampler, PacDiscriminator, pac_gradient_penalty
 
 
 def mixed_table(n=600, seed=0) -> pd.DataFrame:

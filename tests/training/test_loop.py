@@ -10,19 +10,9 @@ import torch
 import gankit
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
-from gankit.training.config import TrainConfig, preset_config, replace
+from gankit.training.config import TrainConfig
 from gankit.training.loop import train
-
-
-def small_config(dataset: str, **kw) -> TrainConfig:
-    base = dict(dataset=dataset, epochs=2, batch_size=32, log_every=3, progress=False, grid_size=16)
-    base.update(kw)
-    return replace(preset_config("seed"), base)
-
-
-def weights(run_dir) -> dict[str, torch.Tensor]:
-    state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
-    return {**{"G." + k: v for k, v in state["generator"].items()}, **{"D." + k: v for k, v in state["discriminator"].items()}}
+from tests.helpers import blob_images, small_config, weights
 
 
 def test_run_directory_holds_everything(tmp_path, blob_npz):
@@ -111,7 +101,6 @@ def test_resume_refuses_to_change_the_recipe(tmp_path, blob_npz):
 
 
 def test_resume_refuses_data_of_another_shape(tmp_path, blob_npz):
-    from tests.conftest import blob_images
 
     images, _ = blob_images(64, size=16)
     other = tmp_path / "small.npz"

@@ -19,7 +19,7 @@ from gankit.metrics import domain
 from gankit.metrics.domain import FEATURE_DIM, load_domain_classifier
 from gankit.metrics.extractor import to_model_range
 from gankit.metrics.train_domain import augment, train
-from tests.conftest import blob_images
+from tests.helpers import blob_images
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,7 @@ import pytest
 import torch
 
 from gankit.infra.errors import GankitError
-from gankit.metrics import (
-    Features,
-    Options,
-    compute,
-    fid_from_stats,
-    gaussian_stats,
-    manifold,
-    skipped,
-)
+from gankit.metrics import Features, Options, compute, fid_from_stats, gaussian_stats, manifold, skipped
 
 
 def reference():

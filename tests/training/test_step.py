@@ -12,7 +12,7 @@ from gankit.reference.tutorial import make_tutorial, tutorial_step
 from gankit.training import losses
 from gankit.training.config import preset_config
 from gankit.training.loop import make_adam, to_model_range
-from gankit.training.step import GanStep, StepOptions, has_batch_statistics
+from gankit.training.step import GanStep, StepOptions, mixes_batch
 
 
 def _pair_from_tutorial(seed):
@@ -67,8 +67,8 @@ def test_fast_step_matches_tutorial_losses_and_weights_over_several_steps(compil
     for real, z in _batches(5, torch.Generator().manual_seed(0)):
         t_d, t_g = tutorial_step(tG, tD, criterion, t_opt_g, t_opt_d, real, z)
         stats = step(real, z)
-        assert torch.allclose(stats[0], t_d, rtol=1e-10, atol=0)
-        assert torch.allclose(stats[1], t_g, rtol=1e-10, atol=0)
+        assert torch.allclose(stats["d_loss"], t_d, rtol=1e-10, atol=0)
+        assert torch.allclose(stats["g_loss"], t_g, rtol=1e-10, atol=0)
     for (name, p), q in zip([*G.named_parameters(), *D.named_parameters()], [*tG.parameters(), *tD.parameters()]):
         assert (p - q).abs().max() < 1e-9, name
     fresh = make_tutorial(3)[0]  # and the step did train: weights moved from their start
@@ -104,21 +104,87 @@ def test_fast_step_computes_the_tutorials_gradients():
     assert all(p.requires_grad for p in D.parameters())  # the G step's freeze is undone
 
 
-def test_batchnorm_discriminator_sees_real_and_fake_apart():
-    D = nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.BatchNorm1d(8), nn.Linear(8, 1), nn.Flatten(0))
+def _d_call_sizes(D: nn.Module) -> list[int]:
+    """The batch size of every forward call of D, recorded by a hook."""
+    sizes: list[int] = []
+    D.register_forward_hook(lambda module, args, out: sizes.append(len(args[0])))
+    return sizes
+
+
+def test_a_batch_norm_d_sees_real_and_fake_apart_and_a_plain_d_together():
+    real, z = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 100)
+    bn_D = nn.Sequential(nn.Flatten(), nn.Linear(784, 8), nn.BatchNorm1d(8), nn.Linear(8, 1), nn.Flatten(0))
+    for D, d_step_calls in ((bn_D, [16, 16]), (mlp.Discriminator(), [32])):
+        G = mlp.Generator()
+        sizes = _d_call_sizes(D)
+        step = GanStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), losses.get("bce"))
+        stats = step(real, z)
+        assert sizes == [*d_step_calls, 16]  # the D step's calls, then the G step's one call on the fakes
+        assert torch.isfinite(torch.stack(list(stats.values()))).all()
+    assert mixes_batch(bn_D) and not mixes_batch(mlp.Discriminator())
+
+
+def test_a_layer_that_says_it_mixes_the_batch_gets_real_and_fake_apart():
+    class GroupSpread(nn.Module):
+        mixes_batch = True
+
+        def forward(self, x):
+            return x - x.mean(0, keepdim=True)
+
+    D = nn.Sequential(nn.Flatten(), GroupSpread(), nn.Linear(784, 1), nn.Flatten(0))
     G = mlp.Generator()
-    step = GanStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), losses.get("bce"))
-    assert has_batch_statistics(D) and not step.joint_d_pass
-    stats = step(torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 100))
-    assert torch.isfinite(stats).all()
+    sizes = _d_call_sizes(D)
+    GanStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
+            losses.get("bce"))(torch.rand(8, 1, 28, 28) * 2 - 1, torch.randn(8, 100))
+    assert sizes == [8, 8, 8]
 
 
-def test_step_reports_d_outputs_as_probabilities():
+@pytest.mark.parametrize("loss, as_probability", [("bce", True), ("least-squares", False), ("hinge", False)])
+def test_the_step_reports_d_outputs_as_the_loss_means_them(loss, as_probability):
     _, (G, D, opt_g, opt_d) = _pair_from_tutorial(seed=0)
-    real = torch.rand(32, 1, 28, 28) * 2 - 1
-    stats = GanStep(G, D, opt_g, opt_d, losses.get("bce"))(real, torch.randn(32, 100))
-    assert stats.shape == (4,) and not stats.requires_grad
-    assert 0 < stats[2] < 1 and 0 < stats[3] < 1
+    real, z = torch.rand(32, 1, 28, 28) * 2 - 1, torch.randn(32, 100)
+    with torch.no_grad():  # D's outputs before its update: what the D step saw
+        logits_real, logits_fake = D(real), D(G(z))
+    stats = GanStep(G, D, opt_g, opt_d, losses.get(loss))(real, z)
+    shown = torch.sigmoid if as_probability else (lambda t: t)
+    assert set(stats) == set(GanStep.STATS) and not any(v.requires_grad for v in stats.values())
+    assert torch.allclose(stats["d_real"], shown(logits_real).mean(), rtol=1e-4, atol=1e-6)
+    assert torch.allclose(stats["d_fake"], shown(logits_fake).mean(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("penalty", ["gp_weight", "r1_gamma"])
+def test_a_gradient_penalty_reaches_ds_update(penalty):
+    """From the same weights and batch, D's update with the penalty differs from the update without it: a
+    penalty computed but left out of D's loss, or cut from the graph, would fail this."""
+    real, z = torch.rand(16, 1, 28, 28) * 2 - 1, torch.randn(16, 100)
+    updated = {}
+    for weight in (0.0, 10.0):
+        torch.manual_seed(0)
+        G, D = mlp.Generator(), mlp.Discriminator()
+        step = GanStep(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1),
+                       losses.get("wasserstein"), options=StepOptions(**{penalty: weight}))
+        stats = step(real, z)
+        updated[weight] = (stats["d_loss"], [p.detach().clone() for p in D.parameters()])
+    assert updated[0.0][0] != updated[10.0][0]
+    # every weight matrix moves differently (the biases need not: D's gradient in x does not depend on them)
+    assert all(not torch.equal(a, b) for a, b in zip(updated[0.0][1], updated[10.0][1]) if a.dim() == 2)
+
+
+def test_the_step_saves_and_restores_its_place_in_the_critic_cycle():
+    _, (G, D, opt_g, opt_d) = _pair_from_tutorial(seed=0)
+    step = GanStep(G, D, opt_g, opt_d, losses.get("bce"), options=StepOptions(n_critic=2))
+    real, z = torch.rand(8, 1, 28, 28) * 2 - 1, torch.randn(8, 100)
+    first = step(real, z)["g_loss"]
+    assert step(real, z)["g_loss"] == first  # no G step on the second call: the last G loss is reported
+    state = step.state_dict()
+    fresh = GanStep(G, D, opt_g, opt_d, losses.get("bce"), options=StepOptions(n_critic=2))
+    fresh.load_state_dict(state)
+    before = [p.clone() for p in G.parameters()]
+    fresh(real, z)  # the third call is a G step again
+    assert state["calls"] == 2 and any(not torch.equal(a, b) for a, b in zip(before, G.parameters()))
+    fresh.load_state_dict({"calls": 3})
+    fresh(real, z)  # the fourth is not
+    assert fresh.state_dict()["calls"] == 4
 
 
 @pytest.mark.numerics
@@ -128,5 +194,5 @@ def test_bf16_step_stays_close_to_fp32(precision):
     real, z = next(_batches(1, torch.Generator().manual_seed(1)))
     s32 = GanStep(*ours32, losses.get("bce"))(real, z)
     s16 = GanStep(*ours16, losses.get("bce"), options=StepOptions(precision=precision))(real, z)
-    assert torch.allclose(s32, s16, rtol=0.05, atol=0.02)
+    assert torch.allclose(torch.stack(list(s32.values())), torch.stack(list(s16.values())), rtol=0.05, atol=0.02)
     assert all(p.dtype == torch.float32 for p in ours16[0].parameters())  # autocast keeps fp32 master weights

@@ -144,11 +144,16 @@ def test_eval_every_needs_a_domain_network(blob_npz, tmp_path, capsys):
 
 
 def test_validation_slice_is_disjoint_from_training_and_fixed():
-    from gankit.data.split import training_slice, validation_split
+    from gankit.data import ImageData
+    from gankit.data.split import training_data, validation_split
 
     train_idx, val_idx = validation_split(1000, 100)
     assert len(val_idx) == 100 and len(train_idx) == 900
     assert not set(train_idx.tolist()) & set(val_idx.tolist())
     assert torch.equal(validation_split(1000, 100)[1], val_idx)  # the same slice for every run
-    images = torch.arange(1000)
-    assert torch.equal(training_slice(images, 100, limit=50), train_idx[:50])
+    images = torch.arange(1000, dtype=torch.uint8).view(1000, 1, 1, 1)  # each image's value is its index % 256
+    labels = torch.arange(1000) * 7
+    part = training_data(ImageData(images, labels, 7000, "test"), 100, limit=50)
+    assert torch.equal(part.images.flatten(), images.flatten()[train_idx[:50]])
+    assert torch.equal(part.labels, labels[train_idx[:50]])  # labels are cut with their images, in one place
+    assert torch.equal(training_data(ImageData(images, labels, 7000, "test"), 0, limit=50).labels, labels[:50])

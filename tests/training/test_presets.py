@@ -13,7 +13,7 @@ import torch
 from gankit.generate.sample import load
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
-from gankit.training.config import PRESETS, preset_config, replace, validate
+from gankit.training.config import PRESETS, TrainConfig, preset_config, replace, validate
 from gankit.training.loop import train
 
 QUIET = dict(log=lambda s: None)
@@ -28,9 +28,11 @@ def recipe(dataset, preset="best-cond", **kw):
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
-def test_every_preset_is_a_valid_config(name):
-    cfg = validate(preset_config(name))
-    assert cfg.preset == name
+def test_every_preset_is_a_valid_config_and_each_override_changes_a_default(name):
+    validate(preset_config(name))
+    defaults = TrainConfig()
+    unchanged = [k for k, v in PRESETS[name].items() if getattr(defaults, k) == v]
+    assert not unchanged, f"preset {name} restates defaults: {unchanged}"
 
 
 def test_conditional_run_samples_the_requested_labels(tmp_path, blob_npz):
@@ -100,6 +102,7 @@ def test_resume_with_every_stabiliser_matches_a_straight_run(tmp_path, blob_npz)
 
 
 def test_wasserstein_with_gradient_penalty_trains_a_batchnorm_free_critic(tmp_path, blob_npz):
+    # (that the penalty reaches D's gradients is tests/training/test_step.py's)
     run = train(recipe(blob_npz, preset="dcgan", loss="wasserstein", gp_weight=10.0, d_norm="none", n_critic=3,
                        conditional=False), tmp_path / "run", **QUIET)
     assert np.isfinite(run.last_epoch_stats["d_loss"]) and run.epochs_done == 2

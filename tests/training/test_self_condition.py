@@ -16,7 +16,7 @@ from gankit.training import self_condition
 from gankit.training.config import TrainConfig, preset_config, replace, validate
 from gankit.training.loop import train
 from gankit.training.self_condition import cluster_images
-from tests.conftest import blob_images
+from tests.helpers import blob_images
 
 
 def test_clusters_recover_the_four_blob_positions_and_follow_the_seed():

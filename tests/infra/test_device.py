@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from gankit.infra import checkpoint
-from gankit.infra.device import bf16_warning, cpu_flags, resolve_precision
+from gankit.infra.device import bf16_warning, cpu_flags, cuda_bf16_is_native, resolve_precision
 from gankit.training import loop as engine
 from gankit.training.config import TrainConfig
-from tests.test_train import small_config, weights
+from tests.helpers import small_config, weights
 
 CPU = torch.device("cpu")
 
@@ -104,9 +104,13 @@ def test_a_resume_that_resolves_auto_otherwise_says_so(tmp_path, blob_npz, monke
     assert checkpoint.load(tmp_path / "run" / "checkpoints" / "last.pt")["precision"] == "fp32"
 
 
-@pytest.mark.parametrize("capability_8, resolved", [(True, "bf16"), (False, "fp32")])
-def test_auto_precision_on_cuda_takes_native_bf16_only(monkeypatch, capability_8, resolved):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    # a pre-Ampere GPU: bf16 only through emulation, slower than fp32
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: capability_8 or including_emulation)
-    assert resolve_precision("auto", torch.device("cuda"), None, "x86_64") == resolved
+@pytest.mark.parametrize("capability, rocm, native", [((7, 5), False, False), ((8, 0), False, True),
+                                                     ((9, 0), False, True), ((6, 0), True, True)])
+def test_only_ampere_and_newer_or_rocm_gpus_count_as_native_bf16(capability, rocm, native):
+    assert cuda_bf16_is_native(capability, rocm) == native
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_auto_precision_on_this_gpu_agrees_with_torchs_native_bf16_check():
+    native = torch.cuda.is_bf16_supported(including_emulation=False)
+    assert resolve_precision("auto", torch.device("cuda"), None, "x86_64") == ("bf16" if native else "fp32")
