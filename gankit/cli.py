@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from gankit.infra.errors import GankitError
 from gankit.infra.version import __version__
@@ -17,6 +17,26 @@ EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
+    """One-line errors; and a command's flags can be added when that command is parsed or its help shown
+    (`populate`), so `gankit data` never builds `gankit train`'s flags, whose choices import the registries."""
+
+    def __init__(self, *args, populate: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def _populated(self) -> None:
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._populated()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._populated()
+        return super().format_help()
+
     def error(self, message: str) -> None:  # one line, not usage + error
         raise GankitError(f"{self.prog}: {message} (see {self.prog} --help)")
 
@@ -30,64 +50,39 @@ def _positive_int(text: str) -> int:
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a GAN", description="Train a GAN. A bare `gankit train` is the "
-                       "tutorial's MLP GAN on MNIST (the seed preset). Options: preset < --config file < flags.")
-    S = argparse.SUPPRESS  # flags not given stay out of the namespace: only given flags override
-    p.add_argument("--preset", default=S, help="named recipe (default: seed, the tutorial's GAN)")
+                       "tutorial's MLP GAN on MNIST (the seed preset). Options: preset < --config file < flags.",
+                       populate=_train_flags)
+    p.set_defaults(run=_run_train)
+
+
+def _train_flags(p: argparse.ArgumentParser) -> None:
+    """The run's own flags, then one flag per TrainConfig field, made from the field's metadata (its help, group
+    and choices, and the presets that override its default). Flags not given stay out of the namespace, so only
+    given flags override the preset and the config file."""
+    from dataclasses import fields
+
+    from gankit.training.config import GROUPS, TrainConfig, flag_help, option_kind
+
     p.add_argument("--config", help="TOML file of options (keys as the flags, with _ or -)")
     p.add_argument("--run-dir", help="where the run writes everything (default: runs/<timestamp>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
-    p.add_argument("--dataset", default=S, help="mnist, fashion-mnist, folder:PATH or npz:PATH; tables: adult or csv:PATH")
-    p.add_argument("--target", default=S, help="tables: the column to predict (scored by evaluate's ML efficacy)")
-    p.add_argument("--column-kind", action="append", default=S, metavar="COLUMN=KIND",
-                   help="tables: set a column's kind (continuous, integer, datetime, categorical, boolean); repeatable")
-    p.add_argument("--data-dir", default=S, help="where data sets are kept (default: $GANKIT_DATA or ~/.cache/gankit/data)")
-    p.add_argument("--limit", type=int, default=S, help="train on the first N images only")
-    p.add_argument("--image-size", type=int, default=S, help="resize folder: images to N x N")
-    p.add_argument("--channels", type=int, default=S, help="1 (grayscale) or 3 (RGB) for folder: images")
-    p.add_argument("--model", default=S, help="generator/discriminator pair (default: mlp)")
-    p.add_argument("--loss", default=S, help="adversarial loss (default: bce)")
-    p.add_argument("--z-dim", type=int, default=S, help="noise dimension (default: 100)")
-    p.add_argument("--width", type=int, default=S, help="conv models: base channel count (dcgan: 64)")
-    p.add_argument("--d-norm", default=S, help="conv models: D's normalisation, batch, none or spectral")
-    p.add_argument("--g-upsample", default=S, help="conv models: G's upsampling, transposed or nearest")
-    p.add_argument("--d-minibatch-std", action="store_true", default=S, help="conv models: D sees the spread of "
-                   "its features over each group of 4 images, so too little variety is penalised (Karras et al. 2018)")
-    p.add_argument("--g-refine", type=int, default=S, metavar="N", help="conv models: N 3x3 conv layers on G's "
-                   "first feature map, before it upsamples (default 0)")
-    p.add_argument("--conditional", action="store_true", default=S, help="train a class-conditional G and D on the labels")
-    p.add_argument("--self-condition", type=int, default=S, metavar="K", help="unlabelled data: condition G and D "
-                   "on K clusters of the images, found without labels (self-conditioned GAN; 0: off)")
-    p.add_argument("--gp-weight", type=float, default=S, help="WGAN-GP gradient penalty weight (e.g. 10; 0: off)")
-    p.add_argument("--r1-gamma", type=float, default=S, help="R1 penalty gamma on real images (0: off)")
-    p.add_argument("--ema", type=float, default=S, help="beta of an EMA of G used for samples and evaluation (e.g. 0.999; 0: off)")
-    p.add_argument("--augment", default=S, help="DiffAugment policy for D's inputs, e.g. translation,cutout")
-    p.add_argument("--n-critic", type=int, default=S, help="D steps per G step (default: 1)")
-    p.add_argument("--lr-g", type=float, default=S, help="G's learning rate (default: --lr)")
-    p.add_argument("--lr-d", type=float, default=S, help="D's learning rate (default: --lr)")
-    p.add_argument("--lr-decay", type=float, default=S, metavar="FRACTION", help="let both learning rates fall "
-                   "linearly to 0 over the last FRACTION of the run, by epochs or --minutes (default: 0, constant)")
-    p.add_argument("--epochs", type=int, default=S, help="total epochs, also when resuming (default: 100)")
-    p.add_argument("--minutes", type=float, default=S, help="wall-clock budget: stop after M minutes of training "
-                   "(--self-condition's clustering included)")
-    p.add_argument("--batch-size", type=int, default=S, help="images per step (default: 64)")
-    p.add_argument("--lr", type=float, default=S, help="Adam learning rate for G and D (default: 2e-4)")
-    p.add_argument("--seed", type=int, default=S, help="random seed (default: 0)")
-    p.add_argument("--device", default=S, help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--precision", default=S, help="fp32 (default), bf16 (autocast; fast on GPUs and on CPUs "
-                   "with AMX or AVX512_BF16) or auto (bf16 where it is fast, fp32 elsewhere)")
-    p.add_argument("--compile", action="store_true", default=S, help="compile G and D with torch.compile")
-    p.add_argument("--eval-every", type=int, default=S, help="score FID, KID, precision/recall and classes every K "
-                   "epochs against a validation slice; keep checkpoints/best.pt by FID (default: 0, off)")
-    p.add_argument("--eval-n", type=int, default=S, help="images per evaluation during training (default: 2000)")
-    p.add_argument("--eval-holdout", type=int, default=S, help="training images (a fixed random slice) kept out "
-                   "of training as the validation set when --eval-every is on (default: 5000)")
-    p.add_argument("--on-divergence", default=S, choices=["warn", "rollback"], help="on NaN/inf: warn (default) or "
-                   "roll back to the last checkpoint's weights with half the learning rate")
-    p.add_argument("--log-every", type=int, default=S, help="steps between progress updates and steps.csv rows")
-    p.add_argument("--tensorboard", action="store_true", default=S, help="also write TensorBoard events")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=S, help="no progress bar")
-    p.set_defaults(run=_run_train)
+    groups = {name: p.add_argument_group(name) for name in GROUPS}
+    for f in fields(TrainConfig):
+        group, kind = groups[f.metadata["group"]], option_kind(f.name)
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        common = dict(dest=f.name, default=argparse.SUPPRESS, help=flag_help(f.name))
+        if kind is bool:
+            group.add_argument(flag, action="store_false" if f.default is True else "store_true", **common)
+        elif kind is tuple:
+            group.add_argument(flag, type=float, nargs=2, metavar=f.metadata.get("metavar"), **common)
+        else:
+            group.add_argument(flag, type=kind, metavar=f.metadata.get("metavar"), **common)
+    tables = p.add_argument_group("tables (--dataset adult or csv:PATH)")
+    tables.add_argument("--target", default=argparse.SUPPRESS, help="the column to predict (scored by evaluate's ML "
+                        "efficacy)")
+    tables.add_argument("--column-kind", action="append", default=argparse.SUPPRESS, metavar="COLUMN=KIND",
+                        help="set a column's kind (continuous, integer, datetime, categorical, boolean); repeatable")
 
 
 def _run_train(args: argparse.Namespace) -> int:

@@ -169,3 +169,22 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, blob_npz):
     assert "--resume" in out
     state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert state["step"] >= 16
+
+
+def test_every_config_field_is_a_flag_whose_help_names_its_choices_and_the_presets_overriding_it():
+    from dataclasses import fields
+
+    from gankit.cli import build_parser
+    from gankit.training.config import PRESETS, TrainConfig
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    text = train.format_help()
+    by_dest = {a.dest: a for a in train._actions}
+    for f in fields(TrainConfig):
+        assert f.name in by_dest, f"--{f.name.replace('_', '-')} is missing"
+        assert f.metadata["help"].split(";")[0][:30] in " ".join(text.split()), f.name
+    assert "one of dcgan, mlp" in " ".join(by_dest["model"].help.split())
+    assert f"best {PRESETS['best']['self_condition']}" in by_dest["self_condition"].help
+    args = train.parse_args(["--g-refine", "2", "--no-progress", "--betas", "0", "0.9"])
+    assert (args.g_refine, args.progress, args.betas) == (2, False, [0.0, 0.9])
+    assert not hasattr(train.parse_args([]), "g_refine")  # flags not given do not override the preset

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from gankit.infra.errors import GankitError
 
@@ -21,57 +21,92 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+def option(default: Any, help: str, group: str, *, choices: Any = None, metavar: str | None = None,
+           flag: str | None = None) -> Any:
+    """A TrainConfig field and everything the command line says of it: the flag (`--name`, or `flag`; "" for
+    none), its help, its group in `gankit train --help`, and its choices (a tuple, or a zero-argument function
+    that reads a registry when the help is made)."""
+    return field(default=default, metadata={"help": help, "group": group, "choices": choices, "metavar": metavar,
+                                            "flag": flag})
+
+
+def _registry(module: str, attr: str) -> Callable[[], list[str]]:
+    def names() -> list[str]:
+        import importlib
+
+        return sorted(getattr(importlib.import_module(module), attr))
+    return names
+
+
+GROUPS = ("data", "model", "loss and stabilisers", "optimisation", "evaluation during training", "output")
+
+
 @dataclass
 class TrainConfig:
     # what to learn
-    preset: str = "seed"
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    limit: int | None = None  # the first N training images, for quick runs
-    image_size: int | None = None  # resize for folder: data sets
-    channels: int | None = None  # 1 or 3, for folder: data sets
+    preset: str = option("seed", "named recipe", "data", choices=_registry("gankit.training.config", "PRESETS"))
+    dataset: str = option("mnist", "mnist, fashion-mnist, folder:PATH or npz:PATH; tables: adult or csv:PATH", "data")
+    data_dir: str | None = option(None, "where data sets are kept ($GANKIT_DATA or ~/.cache/gankit/data)", "data")
+    limit: int | None = option(None, "train on the first N images only", "data", metavar="N")
+    image_size: int | None = option(None, "resize folder: images to N x N", "data", metavar="N")
+    channels: int | None = option(None, "1 (grayscale) or 3 (RGB), for folder: images", "data", choices=(1, 3))
     # the models and the game
-    model: str = "mlp"
-    width: int | None = None  # conv models: base channel count (dcgan default 64)
-    d_norm: str | None = None  # conv models: D's normalisation, batch | none | spectral (dcgan default batch)
-    g_upsample: str | None = None  # conv models: G's upsampling, transposed | nearest (dcgan default transposed)
-    d_minibatch_std: bool | None = None  # conv models: D sees each group of 4 images' feature spread (default off)
-    g_refine: int | None = None  # conv models: 3x3 conv layers G adds on its first feature map (default 0)
-    conditional: bool = False  # G and D see the data set's labels
-    self_condition: int = 0  # K > 1: G and D see K clusters of the unlabelled images (0: off)
-    z_dim: int = 100
-    loss: str = "bce"
+    model: str = option("mlp", "generator/discriminator pair", "model", choices=_registry("gankit.models", "MODELS"))
+    width: int | None = option(None, "conv models: base channel count (dcgan: 64)", "model")
+    d_norm: str | None = option(None, "conv models: D's normalisation (dcgan: batch)", "model",
+                                choices=("batch", "none", "spectral"))
+    g_upsample: str | None = option(None, "conv models: G's upsampling (dcgan: transposed)", "model",
+                                    choices=("transposed", "nearest"))
+    d_minibatch_std: bool | None = option(None, "conv models: D sees the spread of its features over each group of 4 "
+                                          "images, so too little variety is penalised (Karras et al. 2018)", "model")
+    g_refine: int | None = option(None, "conv models: N 3x3 conv layers on G's first feature map, before it "
+                                  "upsamples (dcgan: 0)", "model", metavar="N")
+    conditional: bool = option(False, "train a class-conditional G and D on the labels", "model")
+    self_condition: int = option(0, "unlabelled data: condition G and D on K clusters of the images, found without "
+                                 "labels (self-conditioned GAN; 0: off)", "model", metavar="K")
+    z_dim: int = option(100, "noise dimension", "model")
+    loss: str = option("bce", "adversarial loss", "loss and stabilisers",
+                       choices=_registry("gankit.training.losses", "LOSSES"))
     # stabilisers (all off in the seed preset)
-    gp_weight: float = 0.0  # WGAN-GP lambda, e.g. 10 with loss wasserstein
-    r1_gamma: float = 0.0  # R1 penalty gamma on real images
-    ema: float = 0.0  # beta of an exponential moving average of G, used for sampling and evaluation (0: off)
-    augment: str = ""  # DiffAugment policy for D's inputs: translation, cutout, color (comma-separated)
-    n_critic: int = 1  # D steps per G step
-    lr_g: float | None = None  # G's learning rate (default: lr)
-    lr_d: float | None = None  # D's learning rate (default: lr); TTUR: lr_d > lr_g
-    lr_decay: float = 0.0  # the last fraction of the run (epochs or --minutes, whichever ends first) over which
-    # both learning rates fall linearly to 0 (0: constant; 0.5: the second half)
+    gp_weight: float = option(0.0, "WGAN-GP gradient penalty weight (e.g. 10 with --loss wasserstein; 0: off)",
+                              "loss and stabilisers")
+    r1_gamma: float = option(0.0, "R1 penalty gamma on real images (0: off)", "loss and stabilisers")
+    ema: float = option(0.0, "beta of an EMA of G used for samples and evaluation (e.g. 0.999; 0: off)",
+                        "loss and stabilisers")
+    augment: str = option("", "DiffAugment policy for D's inputs: a comma-separated choice of color, translation, "
+                          "cutout", "loss and stabilisers")
+    n_critic: int = option(1, "D steps per G step", "loss and stabilisers")
+    lr_g: float | None = option(None, "G's learning rate (default: --lr)", "optimisation")
+    lr_d: float | None = option(None, "D's learning rate (default: --lr); TTUR: lr_d > lr_g", "optimisation")
+    lr_decay: float = option(0.0, "let both learning rates fall linearly to 0 over the last FRACTION of the run, by "
+                             "epochs or --minutes, whichever ends first (0: constant)", "optimisation",
+                             metavar="FRACTION")
     # the optimisation
-    epochs: int = 100  # always the total, also when resuming
-    minutes: float | None = None  # wall-clock budget after loading the data; clustering counts
-    batch_size: int = 64
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"  # or bf16: forward passes under autocast (for GPUs and CPUs with AMX or AVX512_BF16);
-    # auto: bf16 where it is fast (those), fp32 elsewhere
-    compile: bool = False  # torch.compile G and D
+    epochs: int = option(100, "total epochs, also when resuming", "optimisation")
+    minutes: float | None = option(None, "wall-clock budget: stop after M minutes of training (--self-condition's "
+                                   "clustering included)", "optimisation", metavar="M")
+    batch_size: int = option(64, "images per step", "optimisation")
+    lr: float = option(2e-4, "Adam learning rate for G and D", "optimisation")
+    betas: tuple[float, float] = option((0.5, 0.999), "Adam's beta1 and beta2", "optimisation", metavar="B")
+    seed: int = option(0, "random seed", "optimisation")
+    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps", "optimisation")
+    precision: str = option("fp32", "bf16: autocast (fast on GPUs and on CPUs with AMX or AVX512_BF16); auto: bf16 "
+                            "where it is fast, fp32 elsewhere", "optimisation", choices=("auto", "fp32", "bf16"))
+    compile: bool = option(False, "compile G and D with torch.compile", "optimisation")
     # evaluation during training (domain features, against a validation slice of the training split)
-    eval_every: int = 0  # epochs between evaluations; 0: none
-    eval_n: int = 2000  # generated and validation images per evaluation
-    eval_holdout: int = 5000  # training images (a fixed random slice) kept out of training for validation
-    on_divergence: str = "warn"  # or rollback: on NaN/inf, restore the last checkpoint's weights at half the lr
+    eval_every: int = option(0, "score FID, KID, precision/recall and classes every K epochs against a validation "
+                             "slice; keep checkpoints/best.pt by FID (0: off)", "evaluation during training",
+                             metavar="K")
+    eval_n: int = option(2000, "generated and validation images per evaluation", "evaluation during training")
+    eval_holdout: int = option(5000, "training images (a fixed random slice) kept out of training as the "
+                               "validation set when --eval-every is on", "evaluation during training")
+    on_divergence: str = option("warn", "on NaN/inf: warn, or roll back to the last checkpoint's weights with half "
+                                "the learning rates", "evaluation during training", choices=("warn", "rollback"))
     # what the run leaves behind
-    grid_size: int = 64  # images in each epoch's sample grid, from one fixed noise batch
-    log_every: int = 50  # steps between progress updates and rows of steps.csv
-    tensorboard: bool = False
-    progress: bool = True
+    grid_size: int = option(64, "images in each epoch's sample grid, from one fixed noise batch", "output")
+    log_every: int = option(50, "steps between progress updates and rows of steps.csv", "output")
+    tensorboard: bool = option(False, "also write TensorBoard events", "output")
+    progress: bool = option(True, "show a progress bar", "output", flag="--no-progress")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -125,6 +160,41 @@ RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "lo
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
+def option_kind(name: str) -> type:
+    """The Python type of a field's values: its default's, or for a field whose default is None (the model's own
+    default, say), the type its annotation names."""
+    f = _FIELDS[name]
+    if f.default is not None:
+        return type(f.default)
+    return {"int": int, "float": float, "str": str, "bool": bool}[str(f.type).split("|")[0].strip()]
+
+
+def option_choices(name: str) -> list | None:
+    choices = _FIELDS[name].metadata.get("choices")
+    return list(choices()) if callable(choices) else (list(choices) if choices is not None else None)
+
+
+def flag_help(name: str) -> str:
+    """A field's help for `gankit train --help`: what it does, its choices, its default and the presets that
+    override that default."""
+    f = _FIELDS[name]
+    text = f.metadata["help"]
+    if (choices := option_choices(name)) is not None:
+        text += f"; one of {', '.join(map(str, choices))}"
+    if f.default not in (None, "", False) and not isinstance(f.default, bool):
+        text += f" (default: {_shown(f.default)})"
+    overridden = [f"{preset} {_shown(values[name])}" for preset, values in PRESETS.items() if name in values]
+    if overridden:
+        text += f" [presets: {', '.join(overridden)}]"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " ".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def preset_config(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise GankitError(f"unknown preset '{name}': use one of {', '.join(sorted(PRESETS))}")
@@ -165,8 +235,7 @@ def replace(cfg: TrainConfig, overrides: dict[str, Any], source: str = "options"
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
-    default = getattr(TrainConfig(), key)
-    kind = type(default) if default is not None else _OPTIONAL_TYPES[key]
+    default, kind = _FIELDS[key].default, option_kind(key)
     if value is None:
         if default is None:
             return None
@@ -186,11 +255,6 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise GankitError(f"option '{key}' in {source} must be a {kind.__name__}, got {value!r}") from None
-
-
-_OPTIONAL_TYPES = {"data_dir": str, "limit": int, "image_size": int, "channels": int, "minutes": float,
-                   "width": int, "d_norm": str, "g_upsample": str, "d_minibatch_std": bool, "g_refine": int,
-                   "lr_g": float, "lr_d": float}
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
