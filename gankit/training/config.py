@@ -23,18 +23,20 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 def option(default: Any, help: str, group: str, *, choices: Any = None, metavar: str | None = None,
            flag: str | None = None) -> Any:
-    """A TrainConfig field and everything the command line says of it: the flag (`--name`, or `flag`; "" for
-    none), its help, its group in `gankit train --help`, and its choices (a tuple, or a zero-argument function
-    that reads a registry when the help is made)."""
+    """A TrainConfig field and everything the command line says of it: the flag (`--name`, or `flag`), its help,
+    its group in `gankit train --help`, and its choices (a tuple, or a zero-argument function that reads them
+    where they are defined when the help is made)."""
     return field(default=default, metadata={"help": help, "group": group, "choices": choices, "metavar": metavar,
                                             "flag": flag})
 
 
-def _registry(module: str, attr: str) -> Callable[[], list[str]]:
+def _registry(module: str, attr: str, first: tuple[str, ...] = ()) -> Callable[[], list[str]]:
+    """The names `module.attr` defines, read when asked: a registry's keys sorted, a tuple's in its order."""
     def names() -> list[str]:
         import importlib
 
-        return sorted(getattr(importlib.import_module(module), attr))
+        found = getattr(importlib.import_module(module), attr)
+        return [*first, *(sorted(found) if isinstance(found, dict) else found)]
     return names
 
 
@@ -54,9 +56,9 @@ class TrainConfig:
     model: str = option("mlp", "generator/discriminator pair", "model", choices=_registry("gankit.models", "MODELS"))
     width: int | None = option(None, "conv models: base channel count (dcgan: 64)", "model")
     d_norm: str | None = option(None, "conv models: D's normalisation (dcgan: batch)", "model",
-                                choices=("batch", "none", "spectral"))
+                                choices=_registry("gankit.models.dcgan", "NORMS"))
     g_upsample: str | None = option(None, "conv models: G's upsampling (dcgan: transposed)", "model",
-                                    choices=("transposed", "nearest"))
+                                    choices=_registry("gankit.models.dcgan", "UPSAMPLES"))
     d_minibatch_std: bool | None = option(None, "conv models: D sees the spread of its features over each group of 4 "
                                           "images, so too little variety is penalised (Karras et al. 2018)", "model")
     g_refine: int | None = option(None, "conv models: N 3x3 conv layers on G's first feature map, before it "
@@ -91,7 +93,8 @@ class TrainConfig:
     seed: int = option(0, "random seed", "optimisation")
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps", "optimisation")
     precision: str = option("fp32", "bf16: autocast (fast on GPUs and on CPUs with AMX or AVX512_BF16); auto: bf16 "
-                            "where it is fast, fp32 elsewhere", "optimisation", choices=("auto", "fp32", "bf16"))
+                            "where it is fast, fp32 elsewhere", "optimisation",
+                            choices=_registry("gankit.training.step", "PRECISIONS", first=("auto",)))
     compile: bool = option(False, "compile G and D with torch.compile", "optimisation")
     # evaluation during training (domain features, against a validation slice of the training split)
     eval_every: int = option(0, "score FID, KID, precision/recall and classes every K epochs against a validation "
@@ -101,7 +104,8 @@ class TrainConfig:
     eval_holdout: int = option(5000, "training images (a fixed random slice) kept out of training as the "
                                "validation set when --eval-every is on", "evaluation during training")
     on_divergence: str = option("warn", "on NaN/inf: warn, or roll back to the last checkpoint's weights with half "
-                                "the learning rates", "evaluation during training", choices=("warn", "rollback"))
+                                "the learning rates", "evaluation during training",
+                                choices=_registry("gankit.training.health", "ON_DIVERGENCE"))
     # what the run leaves behind
     grid_size: int = option(64, "images in each epoch's sample grid, from one fixed noise batch", "output")
     log_every: int = option(50, "steps between progress updates and rows of steps.csv", "output")
