@@ -56,28 +56,25 @@ def _add_train(sub) -> None:
 
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
-    """The run's own flags, then one flag per TrainConfig field, made from the field's metadata (its help, group
-    and choices, and the presets that override its default). Flags not given stay out of the namespace, so only
+    """The run's own flags, then one flag per TrainConfig field and model option, made from their metadata (help,
+    group and choices, and the presets that override a default). Flags not given stay out of the namespace, so only
     given flags override the preset and the config file."""
-    from dataclasses import fields
-
-    from gankit.training.config import GROUPS, TrainConfig, flag_help, option_kind
+    from gankit.training.config import GROUPS, flags
 
     p.add_argument("--config", help="TOML file of options (keys as the flags, with _ or -)")
     p.add_argument("--run-dir", help="where the run writes everything (default: runs/<timestamp>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace an existing run directory")
     groups = {name: p.add_argument_group(name) for name in GROUPS}
-    for f in fields(TrainConfig):
-        group, kind = groups[f.metadata["group"]], option_kind(f.name)
-        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-        common = dict(dest=f.name, default=argparse.SUPPRESS, help=flag_help(f.name))
-        if kind is bool:
-            group.add_argument(flag, action="store_false" if f.default is True else "store_true", **common)
-        elif kind is tuple:
-            group.add_argument(flag, type=float, nargs=2, metavar=f.metadata.get("metavar"), **common)
+    for f in flags():
+        group = groups[f.group]
+        common = dict(dest=f.name, default=argparse.SUPPRESS, help=f.help)
+        if f.kind is bool:
+            group.add_argument(f.flag, action="store_false" if f.default is True else "store_true", **common)
+        elif f.kind is tuple:
+            group.add_argument(f.flag, type=float, nargs=2, metavar=f.metavar, **common)
         else:
-            group.add_argument(flag, type=kind, metavar=f.metadata.get("metavar"), **common)
+            group.add_argument(f.flag, type=f.kind, metavar=f.metavar, **common)
     tables = p.add_argument_group("tables (--dataset adult or csv:PATH)")
     tables.add_argument("--target", default=argparse.SUPPRESS, help="the column to predict (scored by evaluate's ML "
                         "efficacy)")

@@ -4,92 +4,60 @@ Every generator maps noise (N, z_dim) [and labels (N,) long] to images (N, C, H,
 discriminator maps images [and labels] to one real-valued logit per image, shape (N,). With num_classes = 0
 a model is unconditional and ignores labels; with num_classes > 0 it needs them.
 
-A model may take options (`build("dcgan", shape, 100, width=32, norm="spectral")`); each option goes to
-the builders that declare it, and one that neither declares is an error.
+Each model registers itself, with the options it takes, at the end of its module (`registry.register`). A model
+may take options (`build("dcgan", shape, 100, width=32, norm="spectral")`, the builders' keywords; a config
+names them by their keys, `width` and `d_norm`); each goes to the networks that declare it, and an option the
+model does not have is an error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from gankit.infra.errors import GankitError
-from gankit.models import dcgan, mlp
+from gankit.models import dcgan, mlp  # noqa: F401  (each registers itself)
+from gankit.models.registry import MODELS, Model, ModelOption, all_options, batch_norm_d, check_name, keywords, option
 
 if TYPE_CHECKING:  # gankit.training.config imports this package
     from gankit.training.config import TrainConfig
 
-Builder = Callable[..., nn.Module]
-
-
-@dataclass(frozen=True)
-class Model:
-    generator: Builder  # (image_shape, z_dim, num_classes, **generator_options)
-    discriminator: Builder  # (image_shape, num_classes, **discriminator_options)
-    generator_options: tuple[str, ...] = ()
-    discriminator_options: tuple[str, ...] = ()
-    check_options: Callable[..., None] | None = None  # checks option values without building anything
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(self.generator_options + self.discriminator_options))
-
-
-MODELS: dict[str, Model] = {
-    "mlp": Model(mlp.Generator, mlp.Discriminator),
-    # D's norm defaults to "batch", the DCGAN's own; norm="spectral" or "none" for penalty and hinge losses
-    "dcgan": Model(dcgan.Generator, dcgan.Discriminator, ("width", "upsample", "refine"),
-                   ("width", "norm", "minibatch_std"),
-                   dcgan.check_options),
-}
-
-
-def check_name(name: str) -> None:
-    if name not in MODELS:
-        raise GankitError(f"unknown model '{name}': use one of {', '.join(sorted(MODELS))}")
-
 
 def check_options(name: str, options: dict[str, Any]) -> None:
-    """Refuse an unknown model, an option it does not have, or a bad option value, before any work."""
-    check_name(name)
-    model = MODELS[name]
-    for key in options:
-        if key not in model.options:
-            has = f"its options are {', '.join(model.options)}" if model.options else "it takes no options"
-            raise GankitError(f"model {name} has no option {key}: {has}")
-    if model.check_options is not None:
-        model.check_options(**options)
+    """Refuse an unknown model, an option it does not have, or a bad option value (options keyed as in a config),
+    before any work."""
+    keywords(name, options)
 
 
 def build(name: str, image_shape: tuple[int, int, int], z_dim: int, num_classes: int = 0,
           **options: Any) -> tuple[nn.Module, nn.Module]:
-    check_options(name, options)
+    """G and D of a model; options are the builders' keywords (`norm`, not the config's `d_norm`)."""
+    check_name(name)
     model = MODELS[name]
+    by_keyword = {o.keyword: o for o in model.options}
+    unknown = [k for k in options if k not in by_keyword]
+    if unknown:
+        has = f"its options are {', '.join(by_keyword)}" if by_keyword else "it takes no options"
+        raise GankitError(f"model {name} has no option {unknown[0]}: {has}")
+    g, d = keywords(name, {by_keyword[k].key: v for k, v in options.items()})
     image_shape = tuple(image_shape)
-    g_options = {k: v for k, v in options.items() if k in model.generator_options}
-    d_options = {k: v for k, v in options.items() if k in model.discriminator_options}
-    return (model.generator(image_shape, z_dim, num_classes, **g_options),
-            model.discriminator(image_shape, num_classes, **d_options))
-
-
-# TrainConfig field -> model option; a field left at None keeps the model's default
-CONFIG_OPTIONS = {"width": "width", "d_norm": "norm", "g_upsample": "upsample", "d_minibatch_std": "minibatch_std",
-                  "g_refine": "refine"}
-
-
-def options_of(cfg: TrainConfig) -> dict[str, Any]:
-    """The model options a config sets (fields left at None are the model's defaults)."""
-    return {option: getattr(cfg, field) for field, option in CONFIG_OPTIONS.items() if getattr(cfg, field) is not None}
+    return model.generator(image_shape, z_dim, num_classes, **g), model.discriminator(image_shape, num_classes, **d)
 
 
 def build_for(cfg: TrainConfig, image_shape: tuple[int, int, int], num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """G and D as a run's config describes them. A self-conditioned run's pair is conditional on its clusters,
     with a G that samples without them (num_classes, the classes users ask for, is then 0)."""
+    g, d = keywords(cfg.model, cfg.model_options)
+    model, shape = MODELS[cfg.model], tuple(image_shape)
     if not cfg.self_condition:
-        return build(cfg.model, image_shape, cfg.z_dim, num_classes, **options_of(cfg))
+        return model.generator(shape, cfg.z_dim, num_classes, **g), model.discriminator(shape, num_classes, **d)
     from gankit.models.self_conditioned import SelfConditionedGenerator
 
-    G, D = build(cfg.model, image_shape, cfg.z_dim - 1, cfg.self_condition, **options_of(cfg))
-    return SelfConditionedGenerator(G, cfg.self_condition), D
+    k = cfg.self_condition
+    return (SelfConditionedGenerator(model.generator(shape, cfg.z_dim - 1, k, **g), k),
+            model.discriminator(shape, k, **d))
+
+
+__all__ = ["MODELS", "Model", "ModelOption", "option", "all_options", "batch_norm_d", "check_name", "check_options",
+           "build", "build_for"]

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gankit.infra.errors import GankitError
+from gankit.models.registry import ModelOption, register
 
 SIZES = {28: 7, 32: 4, 64: 4}  # image side -> side of G's first (and D's last) feature map
 CHANNELS = (1, 3)
@@ -188,3 +189,17 @@ def _required(labels: torch.Tensor | None, what: str, num_classes: int) -> torch
     if labels is None:
         raise GankitError(f"this {what} is conditional ({num_classes} classes): pass labels, a (N,) long tensor")
     return labels
+
+
+OPTIONS = (
+    ModelOption("width", int, 64, "base channel count", "GD"),
+    ModelOption("d_norm", str, "batch", "D's normalisation", "D", arg="norm", choices=NORMS),
+    ModelOption("g_upsample", str, "transposed", "G's upsampling", "G", arg="upsample", choices=UPSAMPLES),
+    ModelOption("d_minibatch_std", bool, False, "D sees the spread of its features over each group of 4 images, so "
+                "too little variety is penalised (Karras et al. 2018)", "D", arg="minibatch_std"),
+    ModelOption("g_refine", int, 0, "N 3x3 conv layers on G's first feature map, before it upsamples", "G",
+                arg="refine", metavar="N"),
+)
+# D's norm defaults to batch, the DCGAN's own; d_norm spectral or none for penalty and hinge losses
+register("dcgan", Generator, Discriminator, OPTIONS, check_options,
+         batch_norm_d=lambda options: options.get("d_norm", "batch") == "batch")

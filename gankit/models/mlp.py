@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gankit.infra.errors import GankitError
+from gankit.models.registry import register
 
 LABEL_DIM = 64  # width of G's label embedding, concatenated to z
 
@@ -74,3 +75,6 @@ def _required(labels: torch.Tensor | None, what: str, num_classes: int) -> torch
     if labels is None:
         raise GankitError(f"this {what} is conditional ({num_classes} classes): pass labels, a (N,) long tensor")
     return labels
+
+
+register("mlp", Generator, Discriminator)

@@ -54,15 +54,9 @@ class TrainConfig:
     channels: int | None = option(None, "1 (grayscale) or 3 (RGB), for folder: images", "data", choices=(1, 3))
     # the models and the game
     model: str = option("mlp", "generator/discriminator pair", "model", choices=_registry("gankit.models", "MODELS"))
-    width: int | None = option(None, "conv models: base channel count (dcgan: 64)", "model")
-    d_norm: str | None = option(None, "conv models: D's normalisation (dcgan: batch)", "model",
-                                choices=_registry("gankit.models.dcgan", "NORMS"))
-    g_upsample: str | None = option(None, "conv models: G's upsampling (dcgan: transposed)", "model",
-                                    choices=_registry("gankit.models.dcgan", "UPSAMPLES"))
-    d_minibatch_std: bool | None = option(None, "conv models: D sees the spread of its features over each group of 4 "
-                                          "images, so too little variety is penalised (Karras et al. 2018)", "model")
-    g_refine: int | None = option(None, "conv models: N 3x3 conv layers on G's first feature map, before it "
-                                  "upsamples (dcgan: 0)", "model", metavar="N")
+    # the model's own options (width, d_norm, ...), declared beside the model and keyed as there; a key left out
+    # takes the model's default. TOML files, flags and `gankit.train` give them flat (`width = 48`, `--width 48`)
+    model_options: dict[str, Any] = field(default_factory=dict, metadata={"group": "model", "flag": None})
     conditional: bool = option(False, "train a class-conditional G and D on the labels", "model")
     self_condition: int = option(0, "unlabelled data: condition G and D on K clusters of the images, found without "
                                  "labels (self-conditioned GAN; 0: off)", "model", metavar="K")
@@ -164,9 +158,17 @@ RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "lo
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
+def _model_option(name: str) -> Any:
+    from gankit.models import option
+
+    return option(name)
+
+
 def option_kind(name: str) -> type:
-    """The Python type of a field's values: its default's, or for a field whose default is None (the model's own
-    default, say), the type its annotation names."""
+    """The Python type of an option's values: its default's, or for a field whose default is None (the model's own
+    default, say), the type its annotation names; a model option's as the model declares it."""
+    if name not in _FIELDS:
+        return _model_option(name).kind
     f = _FIELDS[name]
     if f.default is not None:
         return type(f.default)
@@ -174,19 +176,57 @@ def option_kind(name: str) -> type:
 
 
 def option_choices(name: str) -> list | None:
-    choices = _FIELDS[name].metadata.get("choices")
+    choices = _FIELDS[name].metadata.get("choices") if name in _FIELDS else _model_option(name).choices
     return list(choices()) if callable(choices) else (list(choices) if choices is not None else None)
 
 
+@dataclass(frozen=True)
+class Flag:
+    """One `gankit train` flag: a TrainConfig field's, or a model option's."""
+    name: str
+    flag: str
+    kind: type
+    default: Any
+    help: str
+    group: str
+    metavar: str | None
+
+
+def flags() -> list[Flag]:
+    """The flags of every TrainConfig field, with the model options in the place of `model_options`."""
+    from gankit.models import all_options
+
+    found = []
+    for f in fields(TrainConfig):
+        if f.name != "model_options":
+            found.append(Flag(f.name, f.metadata.get("flag") or "--" + f.name.replace("_", "-"), option_kind(f.name),
+                              f.default, flag_help(f.name), f.metadata["group"], f.metadata.get("metavar")))
+            continue
+        for key in all_options():
+            o = _model_option(key)
+            found.append(Flag(key, "--" + key.replace("_", "-"), o.kind, None, flag_help(key), "model", o.metavar))
+    return found
+
+
 def flag_help(name: str) -> str:
-    """A field's help for `gankit train --help`: what it does, its choices, its default and the presets that
-    override that default."""
-    f = _FIELDS[name]
-    text = f.metadata["help"]
+    """An option's help for `gankit train --help`: what it does, its choices, its default and the presets that
+    override that default. A model option's says which models take it and each one's default."""
+    if name in _FIELDS:
+        f = _FIELDS[name]
+        text, default = f.metadata["help"], f.default
+    else:
+        from gankit.models import MODELS, all_options
+
+        takers = all_options()[name]
+        text = f"{', '.join(takers)}: {_model_option(name).help}"
+        default = None
+        defaults = ", ".join(f"{m} {_shown(MODELS[m].option(name).default)}" for m in takers)
     if (choices := option_choices(name)) is not None:
         text += f"; one of {', '.join(map(str, choices))}"
-    if f.default not in (None, "", False) and not isinstance(f.default, bool):
-        text += f" (default: {_shown(f.default)})"
+    if default not in (None, "", False) and not isinstance(default, bool):
+        text += f" (default: {_shown(default)})"
+    elif name not in _FIELDS and option_kind(name) is not bool:
+        text += f" (default: {defaults})"
     overridden = [f"{preset} {_shown(values[name])}" for preset, values in PRESETS.items() if name in values]
     if overridden:
         text += f" [presets: {', '.join(overridden)}]"
@@ -228,18 +268,43 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def replace(cfg: TrainConfig, overrides: dict[str, Any], source: str = "options") -> TrainConfig:
-    """Return cfg with overrides applied, each checked for name and type."""
-    values = {}
+    """Return cfg with overrides applied, each checked for name and type. A model option (`width`) goes into
+    `model_options`; given None, it is taken out (back to the model's default)."""
+    values: dict[str, Any] = {}
+    model_options = dict(cfg.model_options)
     for key, value in overrides.items():
         key = key.replace("-", "_")
-        if key not in _FIELDS:
+        if key == "model_options":
+            if not isinstance(value, dict):
+                raise GankitError(f"option 'model_options' in {source} must be a table of model options, got "
+                                  f"{value!r}")
+            for k, v in value.items():
+                _set_model_option(model_options, k.replace("-", "_"), v, source)
+        elif key in _FIELDS:
+            values[key] = _coerce(key, value, source)
+        elif _model_option(key) is not None:
+            _set_model_option(model_options, key, value, source)
+        else:
             raise GankitError(f"unknown option '{key}' in {source}: see `gankit train --help` for the options")
-        values[key] = _coerce(key, value, source)
-    return dataclasses.replace(cfg, **values)
+    return dataclasses.replace(cfg, **values, model_options=model_options)
+
+
+def _set_model_option(model_options: dict[str, Any], key: str, value: Any, source: str) -> None:
+    if _model_option(key) is None:
+        raise GankitError(f"unknown model option '{key}' in {source}: see `gankit train --help` for the options")
+    if value is None:
+        model_options.pop(key, None)
+    else:
+        model_options[key] = _coerce(key, value, source)
+
+
+def value_of(cfg: TrainConfig, key: str) -> Any:
+    """A field's value, or a model option's (None where the model's default applies)."""
+    return getattr(cfg, key) if key in _FIELDS else cfg.model_options.get(key)
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
-    default, kind = _FIELDS[key].default, option_kind(key)
+    default, kind = (_FIELDS[key].default if key in _FIELDS else None), option_kind(key)
     if value is None:
         if default is None:
             return None
@@ -273,7 +338,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise GankitError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
     for name in ("epochs", "batch_size", "lr", "z_dim", "grid_size", "log_every", "limit", "minutes", "image_size",
-                 "eval_n", "eval_holdout", "width", "lr_g", "lr_d", "n_critic"):
+                 "eval_n", "eval_holdout", "lr_g", "lr_d", "n_critic"):
         positive(name)
     _check_stabilisers(cfg)
     from gankit.training.health import ON_DIVERGENCE
@@ -301,7 +366,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if cfg.precision not in ("auto", *PRECISIONS):
         raise GankitError(f"unknown precision '{cfg.precision}': use auto, {', '.join(PRECISIONS)}")
     data.check_spec(cfg.dataset)
-    models.check_options(cfg.model, models.options_of(cfg))
+    models.check_options(cfg.model, cfg.model_options)
     losses.get(cfg.loss)
     from gankit.infra.device import check_device
 
@@ -335,15 +400,16 @@ def _check_stabilisers(cfg: TrainConfig) -> None:
     unknown = [p for p in cfg.augment.split(",") if p and p not in POLICIES]
     if unknown:
         raise GankitError(f"unknown --augment policy {', '.join(unknown)}: use a comma-separated choice of {', '.join(POLICIES)}")
-    batch_norm_d = cfg.model != "mlp" and cfg.d_norm in (None, "batch")
-    if batch_norm_d and (cfg.gp_weight or cfg.r1_gamma):
+    from gankit import models
+
+    if models.batch_norm_d(cfg.model, cfg.model_options) and (cfg.gp_weight or cfg.r1_gamma):
         raise GankitError("gradient penalties (--gp-weight, --r1-gamma) need a D without batch norm, whose "
                           "outputs depend on the rest of the batch: add --d-norm spectral or --d-norm none")
 
 
 def check_resume(saved: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     """A resumed run keeps its saved config; flags given again may only extend it (e.g. --epochs)."""
-    changed = {k: v for k, v in overrides.items() if getattr(saved, k) != _coerce(k, v, "flags")}
+    changed = {k: v for k, v in overrides.items() if value_of(saved, k) != _coerce(k, v, "flags")}
     refused = sorted(set(changed) - RESUMABLE_OVERRIDES)
     if refused:
         raise GankitError(

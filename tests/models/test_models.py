@@ -1,6 +1,5 @@
 """Models by name: shapes and ranges, conditioning, spectral norm, DCGAN init, options, and the tutorial's MLP kept intact."""
 
-import dataclasses
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ from gankit.infra.errors import GankitError
 from gankit.models import dcgan, mlp
 from gankit.reference import tutorial as tutorial_reference
 from gankit.training import losses
-from gankit.training.config import preset_config
+from gankit.training.config import TrainConfig, config_from, flags, preset_config, replace, validate
 from gankit.training.step import GanStep, mixes_batch
 
 SHAPES = [(c, s, s) for s in (28, 32, 64) for c in (1, 3)]
@@ -67,13 +66,21 @@ def test_build_keeps_its_positional_call_sites():
 
 
 def test_build_for_takes_the_configs_width_and_d_norm():
-    cfg = dataclasses.replace(preset_config("seed"), model="dcgan", z_dim=Z, width=8, d_norm="spectral")
+    cfg = replace(preset_config("seed"), {"model": "dcgan", "z_dim": Z, "width": 8, "d_norm": "spectral"})
+    assert cfg.model_options == {"width": 8, "d_norm": "spectral"}
     G, D = models.build_for(cfg, (1, 28, 28), 10)
     assert G.net[0].gain.num_embeddings == 10 and D.norm == "spectral" and D.net[0].out_channels == 8
-    G, D = models.build_for(dataclasses.replace(cfg, width=None, d_norm=None), (1, 28, 28))
+    G, D = models.build_for(replace(cfg, {"width": None, "d_norm": None}), (1, 28, 28))
     assert D.norm == "batch" and D.net[0].out_channels == 64 and G.num_classes == 0  # the model's defaults
     G, D = models.build_for(preset_config("seed"), (1, 28, 28))
     assert isinstance(G, mlp.Generator) and isinstance(D, mlp.Discriminator)
+
+
+def test_a_config_saved_before_model_options_were_grouped_loads_with_the_same_options():
+    old = {**preset_config("best").to_dict(), "width": 48, "d_norm": "spectral", "g_upsample": None,
+           "d_minibatch_std": None, "g_refine": 1}  # the flat fields of earlier runs' config.json
+    del old["model_options"]
+    assert TrainConfig.from_dict(old) == preset_config("best")
 
 
 @pytest.mark.parametrize("model", ["mlp", "dcgan"])
@@ -165,18 +172,62 @@ def test_unsupported_shape_suggests_the_nearest_size_and_channels():
 
 @pytest.mark.parametrize("name, options, message", [
     ("mlp", {"width": 32}, "model mlp has no option width: it takes no options"),
-    ("dcgan", {"depth": 3}, "model dcgan has no option depth: its options are width, upsample, refine, norm"),
-    ("dcgan", {"norm": "layer"}, "unknown norm 'layer'"),
-    ("dcgan", {"upsample": "bilinear"}, "unknown upsample 'bilinear'"),
+    ("dcgan", {"depth": 3}, "model dcgan has no option depth: its options are width, d_norm, g_upsample"),
+    ("dcgan", {"d_norm": "layer"}, "unknown norm 'layer'"),
+    ("dcgan", {"g_upsample": "bilinear"}, "unknown upsample 'bilinear'"),
     ("dcgan", {"width": 0}, "width must be a positive integer"),
     ("dcgan", {"width": 32.0}, "width must be a positive integer"),
     ("gan", {}, "unknown model 'gan'"),
 ])
 def test_bad_model_options_are_refused(name, options, message):
     with pytest.raises(GankitError, match=message):
-        models.check_options(name, options)
-    with pytest.raises(GankitError, match=message):
-        models.build(name, (1, 28, 28), Z, **options)
+        models.check_options(name, options)  # config keys
+    keyword = {"d_norm": "norm", "g_upsample": "upsample"}
+    with pytest.raises(GankitError, match=message.replace("d_norm, g_upsample", "norm, upsample")):
+        models.build(name, (1, 28, 28), Z, **{keyword.get(k, k): v for k, v in options.items()})  # builder keywords
+
+
+@pytest.fixture
+def deep_model():
+    """A model registered as a model module registers itself, with one option; taken out again afterwards."""
+    from gankit.models import registry
+
+    built = {}
+
+    class G(mlp.Generator):
+        def __init__(self, shape, z_dim, num_classes, *, depth=2):
+            super().__init__(shape, z_dim, num_classes)
+            built["G"] = depth
+
+    def check(depth=2):
+        if depth < 1:
+            raise GankitError(f"model deep: depth must be 1 or more, got {depth}")
+
+    registry.register("deep", G, mlp.Discriminator,
+                      (models.ModelOption("g_depth", int, 2, "G's depth", "G", arg="depth"),), check)
+    yield built
+    del registry.MODELS["deep"]
+
+
+def test_a_model_option_declared_beside_the_model_reaches_the_config_the_flags_and_the_builders(deep_model, capsys):
+    """Adding an option is one declaration at the model's registration: TOML keys, flags, help, validation and
+    build_for all read it from there."""
+    from gankit.cli import main
+
+    built = deep_model
+    cfg = validate(config_from("seed", options={"model": "deep", "g_depth": 5}))
+    assert cfg.model_options == {"g_depth": 5} and TrainConfig.from_dict(cfg.to_dict()) == cfg
+    models.build_for(cfg, (1, 28, 28))
+    assert built["G"] == 5
+    with pytest.raises(GankitError, match="depth must be 1 or more"):
+        validate(config_from("seed", options={"model": "deep", "g_depth": 0}))
+    with pytest.raises(GankitError, match="model mlp has no option g_depth"):
+        validate(config_from("seed", options={"g_depth": 5}))
+    assert any(f.flag == "--g-depth" and f.kind is int and "deep: G's depth (default: deep 2)" in f.help
+               for f in flags())
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--g-depth G_DEPTH" in capsys.readouterr().out
 
 
 def test_width_scales_both_networks():
@@ -257,9 +308,7 @@ def test_minibatch_std_d_scores_a_batch_of_copies_apart_from_a_varied_batch():
 
 
 def test_minibatch_std_is_refused_by_the_mlp():
-    from gankit.training.config import replace, validate
-
-    with pytest.raises(GankitError, match="model mlp has no option minibatch_std"):
+    with pytest.raises(GankitError, match="model mlp has no option d_minibatch_std"):
         validate(replace(preset_config("seed"), {"d_minibatch_std": True}))
     validate(replace(preset_config("best"), {"d_minibatch_std": True}))
 
@@ -290,9 +339,7 @@ def test_g_refine_adds_convs_with_their_batch_norms_on_the_first_map(num_classes
 
 
 def test_g_refine_is_checked_and_refused_by_the_mlp():
-    from gankit.training.config import replace, validate
-
-    with pytest.raises(GankitError, match="model mlp has no option refine"):
+    with pytest.raises(GankitError, match="model mlp has no option g_refine"):
         validate(replace(preset_config("seed"), {"g_refine": 1}))
     for bad in (-1, 1.5, True):
         with pytest.raises(GankitError, match="refine must be a whole number"):
