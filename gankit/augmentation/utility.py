@@ -23,7 +23,6 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -35,10 +34,10 @@ from gankit.augmentation.classic import classic_augment
 from gankit.data.pixels import to_model_range
 from gankit.infra.errors import GankitError
 from gankit.infra.io import atomic_path, write_text
+from gankit.infra.log import Log
 from gankit.training.config import config_from
 from gankit.training.loop import train
 
-Log = Callable[[str], None]
 ARMS = ("real", "synthetic", "real+synth", "real+aug")
 EPOCH_IMAGES = 6400
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numbers
 import os
 from pathlib import Path
-from typing import Callable
 
 from gankit.data import folder, mnist, npz
 from gankit.data.imagedata import ImageData, first
@@ -19,10 +18,10 @@ from gankit.data.spec import dataset_names
 from gankit.data.split import training_data
 from gankit.infra.datadir import default_data_dir, resolve_data_dir
 from gankit.infra.errors import GankitError
+from gankit.infra.log import Log
 
 __all__ = ["ImageData", "check_spec", "dataset_names", "default_data_dir", "load_images", "load_training_images", "prepare"]
 
-Log = Callable[[str], None]
 _SPLITS = ("train", "test")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -15,8 +14,7 @@ from PIL import Image, ImageFile
 from gankit.data.convert import resize, to_channels
 from gankit.data.imagedata import ImageData
 from gankit.infra.errors import GankitError, describe
-
-Log = Callable[[str], None]
+from gankit.infra.log import Log
 
 # Modes whose pixels are one value; a palette image counts when its palette is gray.
 _GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}

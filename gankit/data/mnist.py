@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -25,8 +24,7 @@ from gankit.infra import fetch
 from gankit.infra.datadir import scratch_dir
 from gankit.infra.errors import GankitError
 from gankit.infra.io import atomic_write, sha256
-
-Log = Callable[[str], None]
+from gankit.infra.log import Log
 
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

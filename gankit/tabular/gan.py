@@ -25,10 +25,10 @@ import torch
 
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
+from gankit.infra.log import Log
 from gankit.tabular.columns import TableTransformer
 from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, pac_gradient_penalty
 
-Log = Callable[[str], None]
 KIND = "tabular"
 
 

@@ -12,47 +12,17 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
-
-import pandas as pd
+from typing import Any
 
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.io import write_text
+from gankit.infra.log import Log
 from gankit.infra.rundir import prepare_run_dir
+from gankit.tabular.data import read_csv, read_table
 from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
 
-Log = Callable[[str], None]
 RESUMABLE = {"epochs", "minutes"}
-
-
-def read_table(dataset: str, split: str = "train", data_dir: str | None = None, log: Log = print) -> pd.DataFrame:
-    """A tabular data set by name: `adult` (its train or test split) or `csv:PATH`."""
-    if dataset == "adult":
-        from gankit.tabular import adult
-
-        return adult.load(split, data_dir, log=log)
-    if not dataset.startswith("csv:"):
-        raise GankitError(f"unknown tabular data set '{dataset}': use adult or csv:PATH")
-    return read_csv(Path(dataset[4:]))
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise GankitError(f"CSV file {path} not found: check the path after csv:")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise GankitError(f"{path} is empty: give a CSV with a header row and data rows")
-    if b"\x00" in raw[:4096]:
-        raise GankitError(f"{path} is not a CSV file (it holds binary data): give a comma-separated text file")
-    try:
-        df = pd.read_csv(io.BytesIO(raw))
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        first = str(e).strip().splitlines()[0][:120]
-        raise GankitError(f"{path} is not a readable CSV ({first}): give a comma-separated file with a header") from None
-    if len(df) == 0:
-        raise GankitError(f"{path} has a header but no rows: give a CSV with data rows")
-    return df
 
 
 def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | None, *, target: str | None = None,

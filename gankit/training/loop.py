@@ -31,6 +31,7 @@ from gankit.data.pixels import to_model_range
 from gankit.infra import checkpoint
 from gankit.infra.device import bf16_warning, cpu_flags, resolve_device, resolve_precision
 from gankit.infra.errors import GankitError
+from gankit.infra.log import Log
 from gankit.infra.rundir import prepare_run_dir
 from gankit.metrics import TRACKED
 from gankit.training import config as config_mod
@@ -40,8 +41,6 @@ from gankit.training.ema import EMA
 from gankit.training.health import HealthMonitor
 from gankit.training.runlog import RunLog
 from gankit.training.step import GanStep, StepOptions
-
-Log = Callable[[str], None]
 
 
 def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, batch: int, z_dim: int,

@@ -8,19 +8,16 @@ never sees the data the final scores are reported against.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import nn
 
 from gankit.data.pixels import to_uint8
+from gankit.infra.log import Log
 from gankit.metrics import METRICS, TRACKED, Features, compute
 from gankit.training.config import TrainConfig
 
 # The metrics whose keys are tracked (cheap enough for every few epochs); the full set is `gankit evaluate`'s.
 TRACKED_METRICS = tuple(m.name for m in METRICS.values() if any(k.tracked for k in m.outputs))
-Log = Callable[[str], None]
-
 
 class PeriodicEvaluator:
     def __init__(self, cfg: TrainConfig, device: torch.device, log: Log):
