@@ -42,7 +42,7 @@ def prepare(spec: str, data_dir: str | os.PathLike | None = None, log: Log = pri
 
 def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: str = "train",
                 limit: int | None = None, image_size: int | None = None, channels: int | None = None,
-                log: Log = print) -> ImageData:
+                max_image_pixels: int | None = None, log: Log = print) -> ImageData:
     """The images of `spec`: the first `limit` (in file order) of `split`, resized to image_size x
     image_size and converted to `channels` (1 or 3) where the source allows it."""
     parsed = _check(spec)
@@ -54,17 +54,19 @@ def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: 
         return first(mnist.load(parsed.name, resolve_data_dir(data_dir), split, log), limit)
     if split != "train":
         raise GankitError(f"{parsed.name} has only a train split, not '{split}': use split='train'")
-    loader = folder.load if parsed.kind == "folder" else npz.load
-    return loader(parsed.path, parsed.name, limit, image_size, channels, log)
+    if parsed.kind == "folder":
+        return folder.load(parsed.path, parsed.name, limit, image_size, channels, log,
+                           max_image_pixels or folder.MAX_IMAGE_PIXELS)
+    return npz.load(parsed.path, parsed.name, limit, image_size, channels, log)
 
 
 def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *, holdout: int = 0,
                          limit: int | None = None, image_size: int | None = None, channels: int | None = None,
-                         log: Log = print) -> ImageData:
+                         max_image_pixels: int | None = None, log: Log = print) -> ImageData:
     """The training split of `spec` as a run trains on it: without its validation slice of `holdout` images
     (gankit.data.split; 0: none), then the first `limit`."""
     loaded = load_images(spec, data_dir, limit=None if holdout else limit, image_size=image_size,
-                         channels=channels, log=log)
+                         channels=channels, max_image_pixels=max_image_pixels, log=log)
     return training_data(loaded, holdout, limit)
 
 

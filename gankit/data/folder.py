@@ -13,6 +13,7 @@ from PIL import Image, ImageFile
 
 from gankit.data.convert import resize, to_channels
 from gankit.data.imagedata import ImageData
+from gankit.infra.device import check_fits_in_memory
 from gankit.infra.errors import GankitError, describe
 from gankit.infra.log import Log
 
@@ -72,18 +73,24 @@ def scan(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
                       "nor in sub-folders: give folder:PATH a folder of image files")
 
 
+MAX_IMAGE_PIXELS = 4096 * 4096  # per image, decoded: a guard against decompression bombs (--max-image-pixels)
+
+
 def load(root: Path, name: str, limit: int | None, image_size: int | None, channels: int | None,
-         log: Log) -> ImageData:
+         log: Log, max_image_pixels: int = MAX_IMAGE_PIXELS) -> ImageData:
     """The images under `root`, the first `limit` of them, as (N, channels, H, W) uint8.
 
     Default channels: 1 when every image is grayscale, else 3. Default size: the images' own, which
-    must then be the same for all."""
+    must then be the same for all. Every size is checked from the file headers before any pixel is decoded."""
     paths, labels, class_names = scan(root)
     if limit is not None:
         paths, labels = paths[:limit], None if labels is None else labels[:limit]
     headers = [_header(path) for path in paths]  # cheap: Pillow reads only the file headers here
+    _check_pixels(paths, [size for _, size in headers], max_image_pixels)
     channels = channels or (1 if all(gray for gray, _ in headers) else 3)
     height, width = _target_size(paths, [size for _, size in headers], image_size, root)
+    check_fits_in_memory(len(paths) * channels * height * width, f"{len(paths)} images of {channels}x{height}x{width}",
+                         "pass a smaller --image-size or --limit")
     images = torch.empty((len(paths), channels, height, width), dtype=torch.uint8)
     for i, path in enumerate(paths):
         images[i] = resize(to_channels(_decode(path), channels), height, width)
@@ -91,6 +98,15 @@ def load(root: Path, name: str, limit: int | None, image_size: int | None, chann
     log(f"{name}: {len(paths)} images{classes}, as {channels}x{height}x{width}")
     return ImageData(images, None if labels is None else torch.tensor(labels, dtype=torch.int64),
                      len(class_names) if class_names else 0, name, class_names)
+
+
+def _check_pixels(paths: list[Path], sizes: list[tuple[int, int]], limit: int) -> None:
+    big = next((i for i, (w, h) in enumerate(sizes) if w * h > limit), None)
+    if big is not None:
+        w, h = sizes[big]
+        raise GankitError(f"{paths[big]} is {w}x{h} pixels, above the guard of {limit:,} pixels per image against "
+                          f"decompression bombs: pass --max-image-pixels {w * h} if the image is meant to be that "
+                          "large")
 
 
 def _target_size(paths: list[Path], sizes: list[tuple[int, int]], image_size: int | None,

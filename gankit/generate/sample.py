@@ -12,7 +12,7 @@ from torch import nn
 from gankit import models
 from gankit.data.pixels import to_model_range, to_uint8
 from gankit.infra import checkpoint
-from gankit.infra.device import resolve_device
+from gankit.infra.device import check_fits_in_memory, resolve_device
 from gankit.infra.errors import GankitError
 from gankit.infra.io import atomic_path
 from gankit.training.config import TrainConfig
@@ -30,6 +30,7 @@ class TrainedGenerator:
     device: torch.device
     run_dir: Path
     num_classes: int = 0
+    image_shape: tuple[int, int, int] = (1, 28, 28)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, batch_size: int = 1000,
@@ -38,6 +39,9 @@ class TrainedGenerator:
         generator draws the given labels (N,), or every class in turn when none are given."""
         if n <= 0:
             raise GankitError(f"number of samples must be positive, got {n}")
+        c, h, w = self.image_shape
+        check_fits_in_memory(n * c * h * w + 4 * batch_size * c * h * w, f"{n:,} samples of {c}x{h}x{w}",
+                             "ask for fewer with -n, or sample in parts with different --seed values")
         labels = self.labels_for(n, labels)
         gen = torch.Generator(device="cpu")
         if seed is not None:
@@ -117,4 +121,4 @@ def load(run_dir: str | Path, checkpoint_name: str = "last", device: str = "auto
     dev = resolve_device(device)
     G, _ = models.build_for(cfg, tuple(state["image_shape"]), state.get("num_classes", 0))
     checkpoint.load_weights(G, state.get("generator_ema", state["generator"]), "generator", path)
-    return TrainedGenerator(G.to(dev), cfg, dev, run_dir, state.get("num_classes", 0))
+    return TrainedGenerator(G.to(dev), cfg, dev, run_dir, state.get("num_classes", 0), tuple(state["image_shape"]))

@@ -13,8 +13,13 @@ _KINDS = ("auto", "cpu", "cuda", "mps")
 
 
 def check_device(name: str) -> None:
-    if name.split(":")[0] not in _KINDS:
-        raise GankitError(f"unknown device '{name}': use auto, cpu, cuda, cuda:N or mps")
+    kind, colon, index = name.partition(":")
+    if kind not in _KINDS or (colon and not (kind == "cuda" and index.isdigit() and len(index) < 4)):
+        raise GankitError(f"unknown device {_shown(name)}: use auto, cpu, cuda, cuda:N or mps")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -85,3 +90,38 @@ def resolve_precision(precision: str, device: torch.device, flags: set[str] | No
     if precision != "auto":
         return precision
     return "bf16" if bf16_is_fast(device, flags, machine) else "fp32"
+
+
+def available_memory(device: torch.device | str = "cpu") -> int | None:
+    """Bytes this process can still allocate on `device`, as the system reports them; None where it does not say."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:  # Linux: what can be had without swapping
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits_in_memory(needed: int, what: str, fix: str, device: torch.device | str = "cpu") -> None:
+    """Refuse, before allocating, what cannot fit: `needed` bytes against what the device has free."""
+    free = available_memory(device)
+    if free is not None and needed > free:
+        raise GankitError(f"{what} need about {_bytes(needed)} of memory and {torch.device(device).type} has "
+                          f"{_bytes(free)} free: {fix}")
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n} PB"

@@ -52,6 +52,8 @@ class TrainConfig:
     limit: int | None = option(None, "train on the first N images only", "data", metavar="N")
     image_size: int | None = option(None, "resize folder: images to N x N", "data", metavar="N")
     channels: int | None = option(None, "1 (grayscale) or 3 (RGB), for folder: images", "data", choices=(1, 3))
+    max_image_pixels: int = option(4096 * 4096, "folder: images: refuse an image of more pixels than N before "
+                                   "decoding it (a guard against decompression bombs)", "data", metavar="N")
     # the models and the game
     model: str = option("mlp", "generator/discriminator pair", "model", choices=_registry("gankit.models", "MODELS"))
     # the model's own options (width, d_norm, ...), declared beside the model and keyed as there; a key left out
@@ -153,7 +155,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 # Options a resumed run may change: everything else must equal what the run started with.
 RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "log_every", "tensorboard", "data_dir",
-                       "on_divergence"}
+                       "on_divergence", "max_image_pixels"}
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
@@ -255,16 +257,34 @@ def config_from(preset: str = "seed", config_file: str | Path | None = None,
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
+    """The options of a TOML file: its top-level keys, or those of a [train] table."""
     path = Path(path)
+    shown = _short(str(path))
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
-        raise GankitError(f"config file {path} not found: check the path given to --config") from None
-    except tomllib.TOMLDecodeError as e:
-        raise GankitError(f"config file {path} is not valid TOML ({e}): fix the syntax") from None
+        raise GankitError(f"config file {shown} not found: check the path given to --config") from None
+    except IsADirectoryError:
+        raise GankitError(f"config file {shown} is a directory: give --config a TOML file") from None
+    except OSError as e:
+        raise GankitError(f"cannot read config file {shown} ({e.strerror or e}): check the path given to --config") \
+            from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise GankitError(f"config file {shown} is not valid TOML ({_short(str(e), 100)}): fix the syntax") from None
+    except RecursionError:
+        raise GankitError(f"config file {shown} nests arrays or tables too deeply: gankit's options are flat "
+                          "keys (a [train] table at most)") from None
     # A [train] table is allowed so one file can later hold other sections too.
-    return dict(data.get("train", data))
+    options = data.get("train", data)
+    if not isinstance(options, dict):
+        raise GankitError(f"config file {shown}: train must be a table of options ([train]), got "
+                          f"{_short(repr(options))}: write the options under [train] or at the top level")
+    return dict(options)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def replace(cfg: TrainConfig, overrides: dict[str, Any], source: str = "options") -> TrainConfig:
@@ -303,27 +323,40 @@ def value_of(cfg: TrainConfig, key: str) -> Any:
     return getattr(cfg, key) if key in _FIELDS else cfg.model_options.get(key)
 
 
+MAX_INT = 2**31 - 1  # no count or size gankit takes comes near this; larger values only overflow somewhere
+MAX_SEED = 2**32 - 1  # what numpy and scikit-learn accept as a seed
+
+
 def _coerce(key: str, value: Any, source: str) -> Any:
+    """`value` as the option's type; refused unless it already is one (an int for a float is fine, a whole float
+    for an int too), and ints beyond what any size or seed can be."""
     default, kind = (_FIELDS[key].default if key in _FIELDS else None), option_kind(key)
     if value is None:
         if default is None:
             return None
         raise GankitError(f"option '{key}' in {source} needs a value")
-    try:
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if kind is tuple:
-            pair = tuple(float(v) for v in value)
-            if len(pair) != 2:
-                raise TypeError
-            return pair
-        if kind is int and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
-            raise TypeError
-        return kind(value)
-    except (TypeError, ValueError):
-        raise GankitError(f"option '{key}' in {source} must be a {kind.__name__}, got {value!r}") from None
+    if kind is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_number(v) for v in value):
+            raise _wrong_type(key, "pair of numbers", value, source)
+        return tuple(float(v) for v in value)
+    ok = {bool: isinstance(value, bool), str: isinstance(value, str),
+          float: _is_number(value),
+          int: _is_number(value) and (isinstance(value, int) or float(value).is_integer())}[kind]
+    if not ok:
+        raise _wrong_type(key, kind.__name__, value, source)
+    limit = MAX_SEED if key == "seed" else MAX_INT
+    if (kind is int and abs(value) > limit) or (kind is float and isinstance(value, int) and abs(value) > 1e300):
+        raise GankitError(f"option '{key}' in {source} is {_short(str(value), 30)}, beyond any usable value: "
+                          f"give at most {limit if kind is int else '1e300'}")
+    return kind(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _wrong_type(key: str, kind: str, value: Any, source: str) -> GankitError:
+    return GankitError(f"option '{key}' in {source} must be a {kind}, got {_short(repr(value), 60)}")
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
@@ -337,8 +370,14 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         if value is not None and (not math.isfinite(value) or value <= 0):
             raise GankitError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
+    if cfg.preset not in PRESETS:  # also names the default run directory: never a path
+        raise GankitError(f"unknown preset {_short(repr(cfg.preset), 40)}: use one of {', '.join(sorted(PRESETS))}")
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GankitError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
     for name in ("epochs", "batch_size", "lr", "z_dim", "grid_size", "log_every", "limit", "minutes", "image_size",
-                 "eval_n", "eval_holdout", "lr_g", "lr_d", "n_critic"):
+                 "eval_n", "eval_holdout", "lr_g", "lr_d", "n_critic", "max_image_pixels"):
         positive(name)
     _check_stabilisers(cfg)
     from gankit.training.health import ON_DIVERGENCE
