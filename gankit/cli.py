@@ -80,6 +80,9 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
                         "efficacy)")
     tables.add_argument("--column-kind", action="append", default=argparse.SUPPRESS, metavar="COLUMN=KIND",
                         help="set a column's kind (continuous, integer, datetime, categorical, boolean); repeatable")
+    tables.add_argument("--max-categories", type=_positive_int, default=argparse.SUPPRESS, metavar="K",
+                        help="per categorical column, the K-1 most frequent values are kept and the rarer ones share "
+                        "one category, drawn by their frequencies when sampling (default: 100)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -94,7 +97,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if tabular_spec.is_tabular(flags.get("dataset")) or (args.resume and tabular_spec.is_tabular_run(args.run_dir)):
         return _run_train_table(args, flags)
-    for name in ("target", "column_kind"):
+    for name in ("target", "column_kind", "max_categories"):
         if name in flags:
             raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
     cfg = config_from(getattr(args, "preset", "seed"), args.config, flags, source="flags")
@@ -103,7 +106,7 @@ def _run_train(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if result.stopped_by == "signal" else 0
 
 
-TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim"}
+TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories"}
 
 
 def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:
@@ -330,15 +333,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gankit.infra.signals import terminate_as_interrupt
+
+    terminate_as_interrupt()
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
     except GankitError as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
+        print(f"gankit: error: {_shortened(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as e:  # the environment, not gankit: a path, a permission, a full disk met outside our writes
+        print(f"gankit: error: {_os_error(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e):
+            raise
+        print("gankit: error: out of memory: lower --batch-size, --width, --eval-n or --image-size, or use --limit",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _shortened(message: str, limit: int = 200) -> str:
+    """The message with any overlong word (a path or value a hostile input made huge) cut to `limit` characters."""
+    return " ".join(w if len(w) <= limit else w[:limit] + "..." for w in message.split(" "))
+
+
+def _os_error(e: OSError) -> str:
+    from gankit.infra.io import DISK_ERRNOS, DiskFull
+
+    where = str(e.filename)[:200] if e.filename is not None else "a file"
+    if e.errno in DISK_ERRNOS:
+        return str(DiskFull(where, e.strerror or str(e)))
+    return f"cannot use {where} ({e.strerror or e}): check the path and its permissions"
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e) \
+        or "not enough memory" in str(e)
 
 
 if __name__ == "__main__":

@@ -6,21 +6,25 @@ in training (epoch, step, step within the epoch), every RNG state, the fixed noi
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gankit.infra.errors import GankitError
-from gankit.infra.io import atomic_path
+from gankit.infra.io import atomic_write
 
 FORMAT = "gankit-checkpoint"
 VERSION = 1
 
 
 def save(path: str | Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
+    """Serialise in memory, then write the bytes whole or not at all: a full disk then fails in our own write, as
+    DiskFull, and the previous checkpoint stays as it was."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
+    atomic_write(Path(path), buffer.getbuffer(), fix="free space and rerun with --resume")
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

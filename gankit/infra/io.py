@@ -3,6 +3,7 @@ checksums."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -12,22 +13,46 @@ from typing import Iterator
 
 from gankit.infra.errors import GankitError
 
+# A write that failed for want of room (or of a working disk): the user can fix it and rerun.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+class DiskFull(GankitError):
+    """A write failed because the disk is full (or failing). What was there before the write is intact."""
+
+    def __init__(self, path: str | Path, reason: str, then: str = "rerun"):
+        self.path, self.reason = Path(path), reason
+        what = "disk full" if reason != os.strerror(errno.EIO) else "disk error"
+        super().__init__(f"{what} at {self.path} ({reason}): free space and {then}")
+
+
+@contextmanager
+def disk_errors(path: str | Path) -> Iterator[None]:
+    """Turn a full or failing disk, met while writing `path`, into DiskFull."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise DiskFull(path, exc.strerror or str(exc)) from None
+        raise
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path` (same suffix, so writers that infer the format from it
-    work); on success it replaces `path` in one step, on failure it is removed."""
+    work); on success it replaces `path` in one step, on failure it is removed. A full disk is DiskFull."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode open() would give it
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with disk_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode open() would give it
+        try:
+            yield Path(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -55,6 +80,8 @@ def atomic_write(path: Path, data: bytes | bytearray | memoryview,
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())  # the rename must not reach the disk before the bytes do
+    except DiskFull:
+        raise
     except OSError as exc:
         raise GankitError(f"cannot write {path} ({exc.strerror or exc}): {fix}") from None
 

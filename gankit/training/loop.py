@@ -12,15 +12,14 @@ budget and signals between steps. The step makes no host sync (no `.item()`), so
 
 from __future__ import annotations
 
+import json
 import math
 import platform
-import signal
 import time
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -30,17 +29,21 @@ from gankit import data, models
 from gankit.data.pixels import to_model_range
 from gankit.infra import checkpoint
 from gankit.infra.device import bf16_warning, cpu_flags, resolve_device, resolve_precision
-from gankit.infra.errors import GankitError
+from gankit.infra.errors import GankitError, describe
+from gankit.infra.io import DiskFull, write_text
 from gankit.infra.log import Log
-from gankit.infra.rundir import prepare_run_dir
+from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, restart_from_config
+from gankit.infra.signals import StopSignal
 from gankit.metrics import TRACKED
 from gankit.training import config as config_mod
-from gankit.training import distributed, losses, periodic_eval, self_condition
+from gankit.training import distributed, footprint, losses, periodic_eval, self_condition
 from gankit.training.config import TrainConfig
 from gankit.training.ema import EMA
 from gankit.training.health import HealthMonitor
 from gankit.training.runlog import RunLog
 from gankit.training.step import GanStep, StepOptions
+
+MAX_CLASSES = 100_000  # a conditional model's classes: G and D hold an embedding row for each
 
 
 def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, batch: int, z_dim: int,
@@ -77,8 +80,12 @@ def default_run_dir(cfg: TrainConfig) -> Path:
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool = False, force: bool = False,
           overrides: dict | None = None, log: Log = print) -> RunResult:
     """Train a GAN as `cfg` says, in `run_dir`. With `resume`, `cfg` is ignored: the run's saved config is
-    used, with `overrides` (only those a resume may change, e.g. epochs) applied on top.
-    Under torchrun, every rank calls this; rank 0 alone writes."""
+    used, with `overrides` (only those a resume may change, e.g. epochs) applied on top; a run stopped before
+    its first checkpoint starts over from its saved config.
+    Under torchrun, every rank calls this; rank 0 alone writes.
+
+    A new run's config, data and memory needs are all checked before its directory is created; the directory
+    is then locked for the run's life (a second writer is refused)."""
     if not resume:
         config_mod.validate(cfg)  # before anything is written
     device = distributed.local_device(resolve_device(cfg.device))
@@ -88,24 +95,72 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     if not world.is_main:
         log = _silent
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
+    dataset = None
     if not resume:
         distributed.check_batch(cfg.batch_size, world)
-    if world.is_main:
-        prepare_run_dir(run_dir, resume=resume, force=force)
-    world.barrier()
-    state = checkpoint.load(run_dir / "checkpoints" / "last.pt") if resume else None
-    if state is not None:
-        cfg = config_mod.check_resume(TrainConfig.from_dict(state["config"]), overrides or {})
-        device = distributed.local_device(resolve_device(cfg.device))
-    if device.type == "cuda" and device.index is not None:
-        torch.cuda.set_device(device)  # NCCL and the default CUDA stream of this rank
-    torch.manual_seed(cfg.seed)
-    trainer = _Trainer(cfg, run_dir, device, world, log, saved_clusters=state.get("clusters") if state else None)
-    if state is not None:
-        trainer.restore(state)
-    result = trainer.run(resumed=state is not None)
+        if world.is_main:
+            check_new_run_dir(run_dir, force=force)
+        dataset = _load_checked(cfg, device, log)
+    try:
+        with RunLock(run_dir) if world.is_main else nullcontext():
+            if world.is_main:
+                prepare_run_dir(run_dir, resume=resume, force=force)
+            world.barrier()
+            state = None
+            if resume:
+                cfg, state = _resume_point(run_dir, overrides or {}, world, log)
+                device = distributed.local_device(resolve_device(cfg.device))
+                dataset = _load_checked(cfg, device, log)
+            if state is None and world.is_main:
+                write_text(run_dir / "config.json", cfg.to_json() + "\n")  # a run killed from here on can resume
+            if device.type == "cuda" and device.index is not None:
+                torch.cuda.set_device(device)  # NCCL and the default CUDA stream of this rank
+            torch.manual_seed(cfg.seed)
+            trainer = _Trainer(cfg, run_dir, device, world, log, dataset,
+                               saved_clusters=state.get("clusters") if state else None)
+            if state is not None:
+                trainer.restore(state)
+            result = trainer.run(resumed=state is not None)
+    except DiskFull as e:
+        raise DiskFull(e.path, e.reason, f"rerun with: gankit train --run-dir {run_dir} --resume") from None
     distributed.shutdown()
     return result
+
+
+def _load_checked(cfg: TrainConfig, device: torch.device, log: Log) -> data.ImageData:
+    """The training images, then a check that the models and a batch fit in memory, before any allocation."""
+    dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=cfg.eval_holdout if cfg.eval_every else 0,
+                                        limit=cfg.limit, image_size=cfg.image_size, channels=cfg.channels,
+                                        max_image_pixels=cfg.max_image_pixels, log=log)
+    _, num_classes = _labels(cfg, dataset)
+    footprint.check_fits(cfg, tuple(dataset.shape), num_classes or cfg.self_condition, device)
+    return dataset
+
+
+def _resume_point(run_dir: Path, overrides: dict, world: distributed.World,
+                  log: Log) -> tuple[TrainConfig, dict | None]:
+    """The config and checkpoint a resume continues from; with no checkpoint yet, the saved config.json alone,
+    and the run starts over (what it wrote before it stopped is dropped)."""
+    last = run_dir / "checkpoints" / "last.pt"
+    if last.is_file():
+        state = checkpoint.load(last)
+        return config_mod.check_resume(TrainConfig.from_dict(state["config"]), overrides), state
+    saved = _saved_config(run_dir / "config.json")
+    cfg = config_mod.check_resume(saved, overrides)
+    log(f"{run_dir} has no checkpoint yet (it stopped before its first one): starting it over from its config.json")
+    world.barrier()  # every rank has seen that there is no checkpoint before rank 0 clears the directory
+    if world.is_main:
+        restart_from_config(run_dir)
+    world.barrier()
+    return cfg, None
+
+
+def _saved_config(path: Path) -> TrainConfig:
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        raise GankitError(f"{path} is not a readable gankit config ({describe(e)}): start a new run without "
+                          "--resume") from None
 
 
 class _Trainer:
@@ -113,11 +168,9 @@ class _Trainer:
     part (setup, resume, one epoch, the end of an epoch, checkpoints, rollback) reads on its own."""
 
     def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device, world: distributed.World, log: Log,
-                 saved_clusters: torch.Tensor | None = None):
+                 dataset: data.ImageData, saved_clusters: torch.Tensor | None = None):
         self.cfg, self.run_dir, self.device, self.world, self.log = cfg, run_dir, device, world, log
-        self.dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=cfg.eval_holdout if cfg.eval_every
-                                                 else 0, limit=cfg.limit, image_size=cfg.image_size,
-                                                 channels=cfg.channels, log=log)
+        self.dataset = dataset
         images = self.dataset.images
         self.evaluator = None
         if cfg.eval_every:
@@ -213,16 +266,18 @@ class _Trainer:
         self.steps_run, stopped_by, self.epoch_stats = 0, "epochs", {}
         if cfg.on_divergence == "rollback" and not resumed:
             self.save_checkpoint()  # something to roll back to before the first epoch ends
-        with _stop_on_signal() as stop_requested:
+        with StopSignal() as self.stop:
             while self.epoch < cfg.epochs and stopped_by == "epochs":
-                stopped_by = self.train_epoch(stop_requested)
+                stopped_by = self.train_epoch()
                 if self.step_in_epoch == self.steps_per_epoch:
                     self.end_epoch()
                 self.save_checkpoint()
+                if stopped_by == "epochs" and world.any(self.stop.requested, self.device):  # during an evaluation
+                    stopped_by = "signal"
         self._finish(stopped_by)
         return RunResult(self.run_dir, self.epoch, self.step, self.steps_run, stopped_by, self.epoch_stats)
 
-    def train_epoch(self, stop_requested: Callable[[], bool]) -> str:
+    def train_epoch(self) -> str:
         """The tutorial's loop over batches, from where the epoch stands; returns what stopped it."""
         cfg, world = self.cfg, self.world
         # The permutation is a function of the RNG state at the epoch's start, so a resume mid-epoch
@@ -237,6 +292,7 @@ class _Trainer:
             self.meter.add(self.train_step(*draw_batch(self.images, perm, self.step_in_epoch, cfg.batch_size,
                                                        cfg.z_dim, world, self.labels)))
             self.step, self.step_in_epoch, self.steps_run = self.step + 1, self.step_in_epoch + 1, self.steps_run + 1
+            self.stop.arm()  # a step has run (and compiled): a signal now stops cleanly after the current step
             at_log_point = self.step % cfg.log_every == 0 or self.step_in_epoch == self.steps_per_epoch
             if at_log_point:
                 self.update_lr_schedule()
@@ -251,7 +307,7 @@ class _Trainer:
                 bar.update(self.step_in_epoch - bar.n)
             # Ranks must stop at the same step: under torchrun they agree at log points only.
             if at_log_point or not world.distributed:
-                stopped_by = _stop_reason(world.any(stop_requested(), self.device),
+                stopped_by = _stop_reason(world.any(self.stop.requested, self.device),
                                           world.any(time.monotonic() > self.deadline, self.device))
             if stopped_by != "epochs":
                 break
@@ -266,8 +322,8 @@ class _Trainer:
         stats.update(epoch=self.epoch, step=self.step, images_per_s=self.meter.images_per_s(),
                      seconds=self.meter.seconds(), elapsed_s=self.elapsed_before + time.monotonic() - self.start)
         new_best = False
-        if self.evaluator and self.evaluator.due(self.epoch):
-            scores = self.evaluator.score(self.G_sampling, self.num_classes)
+        scores = self.evaluate() if self.evaluator and self.evaluator.due(self.epoch) else None
+        if scores is not None:
             stats.update(scores)
             new_best = scores["fid"] < self.best_fid
             self.best_fid = min(self.best_fid, scores["fid"])
@@ -282,6 +338,17 @@ class _Trainer:
         self.epoch_stats = stats
         if new_best:
             self.save_checkpoint("best")
+
+    def evaluate(self) -> dict[str, float] | None:
+        """The validation scores; None when a signal interrupts them (the run then stops after its checkpoint)."""
+        try:
+            with self.stop.immediate():
+                return self.evaluator.score(self.G_sampling, self.num_classes)
+        except KeyboardInterrupt:
+            self.stop.request()
+            self.log("  validation interrupted by a signal: stopping after the checkpoint")
+            self.G.train()
+            return None
 
     def grid_images(self) -> torch.Tensor:
         with torch.no_grad():
@@ -459,6 +526,10 @@ def _labels(cfg: TrainConfig, dataset: data.ImageData) -> tuple[torch.Tensor | N
     if dataset.labels is None:
         raise GankitError(f"--conditional needs labels, and {cfg.dataset} has none: use an npz: file with a `labels` "
                           "array, a folder: with one sub-folder per class, or drop --conditional")
+    if dataset.num_classes > MAX_CLASSES:
+        raise GankitError(f"{cfg.dataset}'s labels go up to {dataset.num_classes - 1}, and a conditional model has one "
+                          f"embedding row per class up to the largest label: number the classes 0 to K-1 with K at most "
+                          f"{MAX_CLASSES} (e.g. numpy.unique(labels, return_inverse=True)[1])")
     return torch.as_tensor(dataset.labels).long(), dataset.num_classes
 
 
@@ -473,26 +544,3 @@ def _check_same_data(state: dict, dataset: data.ImageData, run_dir: Path) -> Non
     if list(dataset.shape) != list(state["image_shape"]):
         raise GankitError(f"{run_dir} was trained on images of shape {tuple(state['image_shape'])}, but the data set "
                           f"now gives {tuple(dataset.shape)}: resume with the data the run started with")
-
-
-@contextmanager
-def _stop_on_signal() -> Iterator[Callable[[], bool]]:
-    """Turn Ctrl-C and SIGTERM into a clean stop after the current step (checkpoint included)."""
-    requested = []
-
-    def handler(signum, frame):
-        if requested:  # a second Ctrl-C means now
-            raise KeyboardInterrupt
-        requested.append(signum)
-
-    previous = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread (e.g. a notebook worker): no handlers, no clean stop
-        pass
-    try:
-        yield lambda: bool(requested)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

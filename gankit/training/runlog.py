@@ -20,7 +20,7 @@ import torch
 import torchvision.utils
 
 from gankit.infra.errors import GankitError
-from gankit.infra.io import atomic_path, write_text
+from gankit.infra.io import atomic_path, disk_errors, write_text
 from gankit.metrics import TRACKED
 
 STEP_FIELDS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d"]
@@ -149,7 +149,7 @@ def read_csv(path: Path) -> list[dict[str, float]]:
 
 def _append_csv(path: Path, fieldnames: list[str], row: dict[str, Any]) -> None:
     new = not path.exists()
-    with open(path, "a", newline="") as f:
+    with disk_errors(path), open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fieldnames)
         if new:
             writer.writeheader()
