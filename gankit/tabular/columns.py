@@ -32,6 +32,8 @@ NUMERIC = ("continuous", "integer", "datetime")
 MAX_MODES = 10
 FIT_ROWS = 10_000  # rows each mixture is fitted on: enough for its modes, and seconds rather than minutes
 MISSING = "__missing__"  # how a missing category is written in the saved state (JSON has no NaN keys)
+OTHER = "__other__"  # the category that stands for a column's rare values, beyond max_categories
+MAX_CATEGORIES = 100  # categories one-hot encoded per column; the rest share OTHER (each a 1-of-K slot in G and D)
 
 
 def infer_kinds(df: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -75,6 +77,8 @@ class ColumnCoder:
     low: float = 0.0
     high: float = 0.0
     has_missing: bool = False
+    rare: list = field(default_factory=list)  # values grouped as OTHER, drawn by their frequencies when decoding
+    rare_weights: list[float] = field(default_factory=list)
 
     @property
     def numeric(self) -> bool:
@@ -93,20 +97,35 @@ class ColumnCoder:
 
 
 class TableTransformer:
-    def __init__(self, kinds: dict[str, str] | None = None, seed: int = 0):
-        self.kinds_given, self.seed = dict(kinds or {}), seed
+    """A table's columns as one vector per row, and back. A categorical column keeps its `max_categories` - 1 most
+    frequent values as categories and groups the rest as OTHER, so G, D and checkpoints stay bounded however many
+    distinct values a column holds (an ID, a free-text field); sampling draws OTHER's values by their frequencies."""
+
+    def __init__(self, kinds: dict[str, str] | None = None, seed: int = 0, max_categories: int = MAX_CATEGORIES):
+        self.kinds_given, self.seed, self.max_categories = dict(kinds or {}), seed, max_categories
         self.coders: list[ColumnCoder] = []
+        self.notes: list[str] = []  # what fitting changed, for the log
 
     # --- fitting ---
     def fit(self, df: pd.DataFrame) -> "TableTransformer":
         check_table(df)
         kinds = infer_kinds(df, self.kinds_given)
+        check_values(df, kinds)
         self.coders = [self._fit_column(df[name], kind) for name, kind in kinds.items()]
         return self
 
     def _fit_column(self, s: pd.Series, kind: str) -> ColumnCoder:
         coder = ColumnCoder(str(s.name), kind, str(s.dtype), has_missing=bool(s.isna().any()))
         if kind not in NUMERIC:
+            counts = s.value_counts(dropna=True)
+            if len(counts) > self.max_categories:
+                rare = counts.iloc[self.max_categories - 1:]
+                coder.rare, coder.rare_weights = rare.index.tolist(), (rare / rare.sum()).tolist()
+                s = s.where(~s.isin(set(coder.rare)), OTHER)
+                self.notes.append(f"column '{s.name}': {len(counts):,} categories; the {self.max_categories - 1} "
+                                  f"most frequent are kept, the other {len(rare):,} ({rare.sum() / len(s):.1%} of "
+                                  f"rows) share one category and are drawn by their frequencies when sampling "
+                                  f"(--max-categories)")
             coder.categories = _categories(s)
             return coder
         x = _to_float(s, kind)
@@ -125,6 +144,8 @@ class TableTransformer:
 
     def _encode(self, c: ColumnCoder, s: pd.Series, rng: np.random.Generator) -> np.ndarray:
         if not c.numeric:
+            if c.rare:
+                s = s.where(~s.isin(set(c.rare)), OTHER)
             return _one_hot(_category_codes(c, s), len(c.categories))
         x = _to_float(s, c.kind)
         present = ~np.isnan(x)
@@ -143,16 +164,22 @@ class TableTransformer:
         return np.concatenate(parts, axis=1)
 
     # --- inverting ---
-    def inverse(self, matrix: np.ndarray) -> pd.DataFrame:
+    def inverse(self, matrix: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
+        """The table of an encoded matrix; `rng` draws the rare values grouped as OTHER."""
+        rng = rng if rng is not None else np.random.default_rng(self.seed)
         out, start = {}, 0
         for c in self.coders:
-            out[c.name] = self._decode(c, matrix[:, start:start + c.width])
+            out[c.name] = self._decode(c, matrix[:, start:start + c.width], rng)
             start += c.width
         return pd.DataFrame(out)
 
-    def _decode(self, c: ColumnCoder, m: np.ndarray) -> pd.Series:
+    def _decode(self, c: ColumnCoder, m: np.ndarray, rng: np.random.Generator) -> pd.Series:
         if not c.numeric:
-            values = [c.categories[i] for i in m.argmax(axis=1)]
+            values = np.array([c.categories[i] for i in m.argmax(axis=1)], dtype=object)
+            if c.rare:
+                other = np.flatnonzero(values == OTHER)
+                values[other] = np.asarray(c.rare, dtype=object)[rng.choice(len(c.rare), len(other),
+                                                                             p=c.rare_weights)]
             return _restore_dtype(pd.Series(values, dtype=object), c)
         k = len(c.means)
         modes = m[:, 1:1 + k].argmax(axis=1)
@@ -186,15 +213,18 @@ class TableTransformer:
         for c in self.coders:
             d = dict(vars(c))
             d["categories"] = [_encode_value(v) for v in c.categories]
+            d["rare"] = [_encode_value(v) for v in c.rare]
             coders.append(d)
-        return {"seed": self.seed, "kinds_given": self.kinds_given, "coders": coders}
+        return {"seed": self.seed, "kinds_given": self.kinds_given, "max_categories": self.max_categories,
+                "coders": coders}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "TableTransformer":
-        t = cls(state["kinds_given"], state["seed"])
+        t = cls(state["kinds_given"], state["seed"], state.get("max_categories", MAX_CATEGORIES))
         for d in state["coders"]:
             d = dict(d)
             d["categories"] = [_decode_value(v) for v in d["categories"]]
+            d["rare"] = [_decode_value(v) for v in d.get("rare", [])]
             t.coders.append(ColumnCoder(**d))
         return t
 
@@ -210,6 +240,33 @@ def check_table(df: pd.DataFrame, name: str = "the table") -> None:
     if df.columns.has_duplicates:
         repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise GankitError(f"{name} repeats column names {repeated}: rename them so each is unique")
+
+
+def check_values(df: pd.DataFrame, kinds: dict[str, str]) -> None:
+    """A one-line GankitError for values a column's kind cannot take: text in a numeric column (a --column-kind
+    override that does not fit), inf, dates that do not parse."""
+    for name, kind in kinds.items():
+        if kind not in NUMERIC:
+            continue
+        try:
+            x = _to_float(df[name], kind)
+        except (ValueError, TypeError, OverflowError):
+            bad = next((v for v in df[name].dropna().head(10_000) if not _parses(v, kind)), None)
+            example = f" ({bad!r})" if bad is not None else ""
+            raise GankitError(f"column '{name}' holds values{example} that are not {kind}: give it "
+                              f"--column-kind {name}=categorical, or fix those values") from None
+        infinite = int(np.isinf(x).sum())
+        if infinite:
+            raise GankitError(f"column '{name}' holds inf in {infinite} rows: replace them with empty cells "
+                              "(missing values) or finite numbers")
+
+
+def _parses(v, kind: str) -> bool:
+    try:
+        _to_float(pd.Series([v]), kind)
+        return True
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 def _fit_modes(x: np.ndarray, seed: int) -> tuple[list[float], list[float], list[float]]:

@@ -24,18 +24,36 @@ def read_table(dataset: str, split: str = "train", data_dir: str | None = None, 
 
 
 def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV file as a DataFrame: UTF-8 with or without a byte-order mark, or UTF-16 with one (what spreadsheet
+    programs write); anything else is refused with the fix."""
     if not path.is_file():
         raise GankitError(f"CSV file {path} not found: check the path after csv:")
     raw = path.read_bytes()
-    if not raw.strip():
-        raise GankitError(f"{path} is empty: give a CSV with a header row and data rows")
-    if b"\x00" in raw[:4096]:
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if (b"\x00" in raw[:4096] and not utf16) or (utf16 and "\x00" in raw[:4096].decode("utf-16", "replace")):
         raise GankitError(f"{path} is not a CSV file (it holds binary data): give a comma-separated text file")
+    text = _decoded(raw, path)
+    if not text.strip():
+        raise GankitError(f"{path} is empty: give a CSV with a header row and data rows")
     try:
-        df = pd.read_csv(io.BytesIO(raw))
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        df = pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError:
+        raise GankitError(f"{path} has no columns: give a CSV with a header row and data rows") from None
+    except (pd.errors.ParserError, ValueError) as e:
         first = str(e).strip().splitlines()[0][:120]
         raise GankitError(f"{path} is not a readable CSV ({first}): give a comma-separated file with a header") from None
     if len(df) == 0:
         raise GankitError(f"{path} has a header but no rows: give a CSV with data rows")
     return df
+
+
+def _decoded(raw: bytes, path: Path) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"  # drops a UTF-8 byte-order mark
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise GankitError(f"{path} is not UTF-8 text (byte {e.start} cannot be decoded): save it as UTF-8, e.g. "
+                          f"iconv -f latin1 -t utf-8 {path.name} > fixed.csv") from None

@@ -26,7 +26,7 @@ import torch
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
-from gankit.tabular.columns import TableTransformer
+from gankit.tabular.columns import MAX_CATEGORIES, TableTransformer
 from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, pac_gradient_penalty
 
 KIND = "tabular"
@@ -47,12 +47,15 @@ class TabularConfig:
     gp_weight: float = 10.0
     seed: int = 0
     kinds: dict[str, str] = field(default_factory=dict)  # column -> kind, overriding inference
+    max_categories: int = MAX_CATEGORIES  # per categorical column; rarer values share one category
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "pac", "z_dim"):
+        for name in ("epochs", "batch_size", "pac", "z_dim", "max_categories"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise GankitError(f"tabular option {name} must be a positive whole number, got {value!r}")
+        if self.max_categories < 2:
+            raise GankitError(f"max_categories must be 2 or more (one kept value and the rest), got {self.max_categories}")
         if self.batch_size % self.pac:
             raise GankitError(f"batch_size {self.batch_size} is not a multiple of pac {self.pac}: D sees rows in "
                               f"groups of pac; use e.g. batch_size {self.pac * max(1, self.batch_size // self.pac)}")
@@ -86,7 +89,9 @@ class TabularGAN:
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         start = time.monotonic()
-        self.transformer = TableTransformer(cfg.kinds, cfg.seed).fit(df)
+        self.transformer = TableTransformer(cfg.kinds, cfg.seed, cfg.max_categories).fit(df)
+        for note in self.transformer.notes:
+            log(note)
         matrix = self.transformer.transform(df, rng)
         self.sampler = ConditionSampler(self.transformer, matrix)
         log(f"columns fitted in {time.monotonic() - start:.1f} s: {len(df)} rows, {df.shape[1]} columns -> "
@@ -159,7 +164,7 @@ class TabularGAN:
         self.G.eval()
         if fixed is None:
             return self.transformer.inverse(np.concatenate([self._generate(m, gen, rng, None)
-                                                            for m in _chunks(n)]))
+                                                            for m in _chunks(n)]), rng)
         # G is given the condition but may not always follow it: keep the rows that hold it (CTGAN does the same)
         offset, width = self.sampler.data_offsets[fixed[0]], len(self.sampler.columns[fixed[0]].categories)
         kept, tried = [], 0
@@ -172,7 +177,7 @@ class TabularGAN:
             name = self.sampler.columns[fixed[0]].name
             raise GankitError(f"the model made only {got} rows with {name}={condition[name]!r} in {tried} tries: "
                               "train it longer, or ask for fewer rows")
-        return self.transformer.inverse(np.concatenate(kept)[:n])
+        return self.transformer.inverse(np.concatenate(kept)[:n], rng)
 
     def _generate(self, m: int, gen: torch.Generator, rng: np.random.Generator,
                   fixed: tuple[int, int] | None) -> np.ndarray:

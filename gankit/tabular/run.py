@@ -14,11 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
-from gankit.infra.io import write_text
+from gankit.infra.io import DiskFull, write_text
 from gankit.infra.log import Log
-from gankit.infra.rundir import prepare_run_dir
+from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, restart_from_config
+from gankit.tabular.columns import check_table, check_values, infer_kinds
 from gankit.tabular.data import read_csv, read_table
 from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
 
@@ -27,35 +30,57 @@ RESUMABLE = {"epochs", "minutes"}
 
 def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | None, *, target: str | None = None,
                 resume: bool = False, force: bool = False, data_dir: str | None = None, log: Log = print) -> Path:
-    """Train a TabularGAN on `dataset` in `run_dir`; with `resume`, continue the run from its last checkpoint."""
+    """Train a TabularGAN on `dataset` in `run_dir`; with `resume`, continue the run from its last checkpoint (or,
+    stopped before its first, start it over from its config.json). Options, the table and its values are all
+    checked before the directory is created; it is locked for the run's life."""
     run_dir = Path(run_dir) if run_dir else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-tabular"
-    state = None
-    if resume:
-        saved = load_run_config(run_dir)
-        changed = {k for k, v in options.items() if saved["options"].get(k) != v} - RESUMABLE
-        if changed or (target is not None and target != saved["target"]) or dataset not in ("", saved["dataset"]):
-            raise GankitError(f"--resume may change only {sorted(RESUMABLE)}; this run was started with other "
-                              f"values of {sorted(changed) or ['dataset/target']}: drop those flags")
-        dataset, target = saved["dataset"], saved["target"]
-        options = {**saved["options"], **options}
-        state = checkpoint.load(run_dir / "checkpoints" / "last.pt")
-    config = TabularConfig.from_dict(options)  # options checked before any file is written
+    if not resume:
+        check_new_run_dir(run_dir, force=force)
+        config, table = _checked_input(dataset, options, target, data_dir, log)
+    with RunLock(run_dir):
+        state = None
+        if resume:
+            saved = load_run_config(run_dir)
+            changed = {k for k, v in options.items() if saved["options"].get(k) != v} - RESUMABLE
+            if changed or (target is not None and target != saved["target"]) or dataset not in ("", saved["dataset"]):
+                raise GankitError(f"--resume may change only {sorted(RESUMABLE)}; this run was started with other "
+                                  f"values of {sorted(changed) or ['dataset/target']}: drop those flags")
+            dataset, target = saved["dataset"], saved["target"]
+            config, table = _checked_input(dataset, {**saved["options"], **options}, target, data_dir, log)
+            last = run_dir / "checkpoints" / "last.pt"
+            if last.is_file():
+                state = checkpoint.load(last)
+            else:
+                log(f"{run_dir} has no checkpoint yet (it stopped before its first one): starting it over from its "
+                    "config.json")
+                restart_from_config(run_dir)
+        prepare_run_dir(run_dir, resume=resume, force=force)
+        config_json = json.dumps({"kind": "tabular", "dataset": dataset, "target": target,
+                                  "options": config_dict(config)}, indent=2, sort_keys=True)
+        write_text(run_dir / "config.json", config_json + "\n")
+        log(f"training a tabular GAN on {dataset} ({len(table)} rows) in {run_dir}")
+
+        def on_epoch(gan: TabularGAN, training_state: dict) -> None:
+            checkpoint.save(run_dir / "checkpoints" / "last.pt", training_state)
+            _write_history(run_dir / "history.csv", gan.history)
+
+        try:
+            TabularGAN(config).fit(table, log=log, state=state, on_epoch=on_epoch)
+        except DiskFull as e:
+            raise DiskFull(e.path, e.reason, f"rerun with: gankit train --run-dir {run_dir} --resume") from None
+    return run_dir
+
+
+def _checked_input(dataset: str, options: dict[str, Any], target: str | None, data_dir: str | None,
+                   log: Log) -> tuple[TabularConfig, pd.DataFrame]:
+    """The run's options and table, with every column's values checked against its kind."""
+    config = TabularConfig.from_dict(options)
     table = read_table(dataset, "train", data_dir, log)
     if target is not None and target not in table.columns:
         raise GankitError(f"--target {target!r} is not a column of {dataset}: use one of {list(table.columns)}")
-    if not resume:
-        prepare_run_dir(run_dir, resume=False, force=force)
-    config_json = json.dumps({"kind": "tabular", "dataset": dataset, "target": target,
-                              "options": config_dict(config)}, indent=2, sort_keys=True)
-    write_text(run_dir / "config.json", config_json + "\n")
-    log(f"training a tabular GAN on {dataset} ({len(table)} rows) in {run_dir}")
-
-    def on_epoch(gan: TabularGAN, training_state: dict) -> None:
-        checkpoint.save(run_dir / "checkpoints" / "last.pt", training_state)
-        _write_history(run_dir / "history.csv", gan.history)
-
-    TabularGAN(config).fit(table, log=log, state=state, on_epoch=on_epoch)
-    return run_dir
+    check_table(table)
+    check_values(table, infer_kinds(table, config.kinds))
+    return config, table
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
