@@ -174,8 +174,8 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, blob_npz):
 def test_every_config_field_is_a_flag_whose_help_names_its_choices_and_the_presets_overriding_it():
     from dataclasses import fields
 
-    from gankit.cli import build_parser
     from gankit import models
+    from gankit.cli import build_parser
     from gankit.training.config import PRESETS, TrainConfig
 
     train = build_parser()._subparsers._group_actions[0].choices["train"]
