@@ -10,6 +10,7 @@ import torch
 
 from gankit.data.convert import convert
 from gankit.data.imagedata import ImageData
+from gankit.infra.device import check_fits_in_memory
 from gankit.infra.errors import GankitError, describe
 from gankit.infra.log import Log
 
@@ -43,9 +44,29 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         if "images" not in archive.files:
             keys = ", ".join(archive.files) or "none"
             raise GankitError(f"{path} has no 'images' array (it has: {keys}): {LAYOUT}")
+        _check_decoded_size(archive, path)
         images = _guarded(path, lambda: archive["images"])
         labels = _guarded(path, lambda: archive["labels"]) if "labels" in archive.files else None
     return images, labels
+
+
+def _check_decoded_size(archive: Any, path: Path) -> None:
+    """The arrays' sizes from their .npy headers, against free memory, before a compressed archive is inflated
+    (a few kilobytes of zeros can claim terabytes)."""
+    total = 0
+    for key in ("images", "labels"):
+        if key not in archive.files:
+            continue
+        with archive.zip.open(f"{key}.npy") as f:
+            shape, _, dtype = _guarded(path, lambda: _npy_header(f))
+        total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    check_fits_in_memory(total, f"the arrays of {path.name}", "give a smaller .npz")
+
+
+def _npy_header(f) -> tuple:
+    version = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read(f, max_header_size=100_000)
 
 
 def _guarded(path: Path, read: Callable[[], Any]) -> Any:

@@ -90,3 +90,18 @@ def test_a_decompression_bomb_is_refused_from_its_header_and_the_guard_can_be_ra
                        "--run-dir", tmp_path / "run")
     assert_one_line_error(code, err, "need about", "lower --batch-size")
     assert not (tmp_path / "run").exists()
+
+
+def test_an_npz_whose_header_claims_terabytes_is_refused_before_it_is_inflated(cli, tmp_path):
+    import io
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                                      "shape": (10**7, 1, 1000, 1000)})
+        archive.writestr("images.npy", header.getvalue())  # 10 TB claimed, no pixels at all
+    code, _, err = cli("train", "--dataset", f"npz:{path}", "--run-dir", tmp_path / "run")
+    assert_one_line_error(code, err, "the arrays of bomb.npz need about 10.0 TB")
+    assert not (tmp_path / "run").exists()
