@@ -11,6 +11,18 @@ import pandas as pd
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
 
+# What a built-in table knows of itself: the column it is usually asked to predict, and that it has a test split.
+BUILTIN = {"adult": {"target": "income", "test_split": True}}
+
+
+def default_target(dataset: str) -> str | None:
+    """The class column a built-in table is scored on (ML efficacy) when a run names none."""
+    return BUILTIN.get(dataset, {}).get("target")
+
+
+def has_test_split(dataset: str) -> bool:
+    return bool(BUILTIN.get(dataset, {}).get("test_split"))
+
 
 def read_table(dataset: str, split: str = "train", data_dir: str | None = None, log: Log = print) -> pd.DataFrame:
     """A tabular data set by name: `adult` (its train or test split) or `csv:PATH`."""

@@ -22,7 +22,7 @@ from gankit.infra.io import DiskFull, write_text
 from gankit.infra.log import Log
 from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, restart_from_config
 from gankit.tabular.columns import check_table, check_values, infer_kinds
-from gankit.tabular.data import read_csv, read_table
+from gankit.tabular.data import default_target, has_test_split, read_csv, read_table
 from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
 
 RESUMABLE = {"epochs", "minutes"}
@@ -128,18 +128,22 @@ def _write_history(path: Path, rows: list[dict]) -> None:
 
 def evaluate_run(run_dir: str | Path, *, n: int | None = None, seed: int = 0, real_test: str | None = None,
                  data_dir: str | None = None, log: Log = print):
-    """Score a tabular run: as many synthetic rows as the training table has (or n), against it; ML efficacy
-    on the data set's test split (adult) or on `real_test` (a CSV) when the run has a target."""
+    """Score a tabular run: as many synthetic rows as the training table has (or n), against it; ML efficacy on
+    `real_test` (a CSV) or the data set's own test split, for the run's target or, where the run named none, the
+    data set's usual one (adult: income)."""
     from gankit.tabular.report import evaluate_table
 
     config = load_run_config(run_dir)
-    real = read_table(config["dataset"], "train", data_dir, log)
+    dataset = config["dataset"]
+    real = read_table(dataset, "train", data_dir, log)
     test = read_csv(Path(real_test)) if real_test else (
-        read_table("adult", "test", data_dir, log) if config["dataset"] == "adult" else None)
+        read_table(dataset, "test", data_dir, log) if has_test_split(dataset) else None)
+    target = config["target"] or default_target(dataset)
     synthetic = load_run(run_dir).sample(n or len(real), seed=seed)
     log(f"scoring {len(synthetic)} synthetic rows against {len(real)} real ones"
-        + (f" (ML efficacy on {len(test)} test rows, target {config['target']})" if test is not None and config["target"] else ""))
-    return evaluate_table(real, synthetic, real_test=test, target=config["target"], seed=seed)
+        + (f" (ML efficacy on {len(test)} test rows, target {target}"
+           + (", the data set's own" if not config["target"] else "") + ")" if test is not None and target else ""))
+    return evaluate_table(real, synthetic, real_test=test, target=target, seed=seed)
 
 
 def evaluate_files(real: str, synthetic: str, *, real_test: str | None = None, target: str | None = None,

@@ -262,3 +262,27 @@ def test_conditional_sampling_from_the_command_line(tmp_path, table_csv, capsys)
     assert (pd.read_csv(out)["group"] == "b").all()
     assert main(["sample", str(run), "-n", "20", "--out", str(tmp_path / "x.png")]) == 2
     assert math.isfinite(len(pd.read_csv(out)))
+
+
+def test_a_built_in_table_trained_without_target_is_scored_on_its_own_target_and_test_split(tmp_path, monkeypatch):
+    """`gankit evaluate RUN` on an adult run needs no flags: the data set's target (income) and its test split are
+    known. Adult's 48k rows are swapped for a small table of the same kind; training and scoring are real."""
+    from gankit.tabular import run as tabular_run
+
+    rng = np.random.default_rng(0)
+
+    def small_adult(dataset, split="train", data_dir=None, log=print):
+        assert dataset == "adult"
+        n = 400 if split == "train" else 200
+        age = rng.integers(17, 90, n)
+        return pd.DataFrame({"age": age, "workclass": rng.choice(["Private", "State-gov"], n),
+                             "income": np.where(age + rng.normal(0, 10, n) > 50, ">50K", "<=50K")})
+
+    monkeypatch.setattr(tabular_run, "read_table", small_adult)
+    run = tmp_path / "run"
+    tabular_run.train_table("adult", {"epochs": 2, "batch_size": 100}, run, log=lambda m: None)
+    assert json.loads((run / "config.json").read_text())["target"] is None
+    lines = []
+    report = tabular_run.evaluate_run(run, log=lines.append)
+    assert report.scores["ml_efficacy"]["target"] == "income" and report.scores["rows"]["real_test"] == 200
+    assert "target income, the data set's own" in lines[-1]
