@@ -29,8 +29,10 @@ class SelfConditionedGenerator(nn.Module):
 
     def clusters_for(self, z: torch.Tensor) -> torch.Tensor:
         u = 0.5 * (1 + torch.erf(z[:, 0].float() / math.sqrt(2)))  # the normal CDF: uniform on (0, 1)
-        ids = torch.searchsorted(self.cluster_cdf, u.to(self.cluster_cdf.dtype).contiguous(), right=True)
-        return ids.clamp_(max=self.num_clusters - 1)
+        # searchsorted(cdf, u, right=True), as a count of the shares' bounds at or below u: the same integers, in
+        # ops every exporter (ONNX, TorchScript) has
+        ids = (self.cluster_cdf[None, :] <= u.to(self.cluster_cdf.dtype)[:, None]).sum(1)
+        return ids.clamp(max=self.num_clusters - 1)
 
     def forward(self, z: torch.Tensor, clusters: torch.Tensor | None = None) -> torch.Tensor:
         if clusters is None:
