@@ -37,8 +37,8 @@ class _Parser(argparse.ArgumentParser):
         self._populated()
         return super().format_help()
 
-    def error(self, message: str) -> None:  # one line, not usage + error
-        raise GankitError(f"{self.prog}: {message} (see {self.prog} --help)")
+    def error(self, message: str) -> None:  # one line, not usage + error; main() adds the "gankit: error:" prefix
+        raise GankitError(f"{message} (see {self.prog} --help)")
 
 
 def _positive_int(text: str) -> int:
@@ -48,9 +48,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+TRAIN_EXAMPLES = """examples:
+  gankit train --preset best --minutes 15 --run-dir runs/best   the recommended recipe, 15 minutes on a CPU
+  gankit train --preset best-cond --minutes 15                  class-conditional (then gankit augment)
+  gankit train --dataset folder:~/cats --preset rgb             your own colour images, 32 x 32
+  gankit train --dataset csv:people.csv --target income         a table
+  gankit train --run-dir runs/best --resume --minutes 30        continue a run
+  gankit presets                                                what each preset changes"""
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a GAN", description="Train a GAN. A bare `gankit train` is the "
-                       "tutorial's MLP GAN on MNIST (the seed preset). Options: preset < --config file < flags.",
+                       "tutorial's MLP GAN on MNIST (the seed preset).\nOptions: preset < --config file < flags.",
+                       epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
                        populate=_train_flags)
     p.set_defaults(run=_run_train)
 
@@ -146,12 +156,21 @@ def _add_sample(sub) -> None:
     p.add_argument("--out", required=True, help="output file: .png or .npz (a tabular run: .csv)")
     p.add_argument("--condition", default=None, metavar="COLUMN=VALUE",
                    help="tabular runs: every row holds this value of a discrete column")
-    p.add_argument("--seed", type=int, default=None, help="seed for the noise (default: random)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the noise (default: 0, as evaluate and augment; "
+                   "the same seed gives the same samples)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
     p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="which checkpoint (default: last)")
     p.add_argument("--label", type=int, default=None, help="conditional runs: draw this class only")
     p.add_argument("--labels", choices=["all"], default=None, help="conditional runs: -n images of every class, "
                    "one grid row per class")
+    p.add_argument("--truncation", type=float, default=None, metavar="T",
+                   help="the truncation trick: noise entries beyond +-T are drawn again (e.g. 0.7: more typical, "
+                   "less varied images)")
+    p.add_argument("--interpolate", type=_positive_int, default=None, metavar="K",
+                   help="a walk between K random noise points (spherical interpolation) instead of -n samples: "
+                   "--out walk.png (one row per segment), .gif or .webp (animated)")
+    p.add_argument("--steps", type=_positive_int, default=8, help="with --interpolate: images per segment "
+                   "(default: 8)")
     p.set_defaults(run=_run_sample)
 
 
@@ -164,6 +183,8 @@ def _run_sample(args: argparse.Namespace) -> int:
 
         if args.label is not None or args.labels:
             raise GankitError("--label/--labels are for conditional image runs: use --condition COLUMN=VALUE")
+        if args.truncation is not None or args.interpolate is not None:
+            raise GankitError("--truncation and --interpolate are for image runs: a tabular run samples rows")
         path = tabular_run.sample_csv(args.run_dir, args.n, args.out, args.seed, args.condition)
         print(f"wrote {args.n} rows to {path}")
         return 0
@@ -172,8 +193,15 @@ def _run_sample(args: argparse.Namespace) -> int:
     if args.label is not None and args.labels:
         raise GankitError("give --label N or --labels all, not both")
     g = load(args.run_dir, args.checkpoint, args.device)
+    if args.interpolate is not None:
+        if args.labels:
+            raise GankitError("--interpolate walks one class: give --label N, not --labels all")
+        path = g.save_walk(args.out, args.interpolate, args.steps, args.seed, args.label, args.truncation)
+        print(f"wrote a walk through {args.interpolate} noise points ({args.steps} steps each) to {path}")
+        return 0
     labels = None if args.label is None else [args.label]
-    path = g.save(args.out, args.n, args.seed, labels=labels, rows_by_class=args.labels == "all")
+    path = g.save(args.out, args.n, args.seed, labels=labels, rows_by_class=args.labels == "all",
+                  truncation=args.truncation)
     total = args.n * g.num_classes if args.labels else args.n
     print(f"wrote {total} samples to {path}")
     return 0
@@ -230,6 +258,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         return 0
     if args.source is None:
         raise GankitError("name what to evaluate: a run directory, an .npz file or a folder of images")
+    from pathlib import Path
+
+    if not Path(args.source).exists():
+        raise GankitError(f"{args.source} not found: give a run directory, an .npz file or a folder of images")
     metrics = DEFAULT_METRICS if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
     report = evaluate(args.source, dataset=args.dataset, n=args.n, features=args.features, seed=args.seed, metrics=metrics,
                       reference_split=args.reference, data_dir=args.data_dir, device=args.device,
@@ -319,6 +351,63 @@ def _run_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a run's generator as ONNX or TorchScript",
+                       description="Write G (EMA weights where kept, eval mode) as a file that runs without gankit: "
+                       "z (N, z_dim) float32 [and labels (N,) int64] -> images (N, C, H, W) float32 in [-1, 1]. "
+                       "The export is checked against torch on 16 noise vectors (ONNX: with onnxruntime, if "
+                       "installed).")
+    p.add_argument("run_dir", help="a directory written by gankit train")
+    p.add_argument("--out", required=True, help="output file: .onnx or .pt (TorchScript)")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default=None, help="default: from --out's suffix")
+    p.add_argument("--batch", type=_positive_int, default=None, help="fix the batch size (default: dynamic)")
+    p.add_argument("--checkpoint", default="last", choices=["last", "best"], help="which checkpoint (default: last)")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from gankit.generate.export import export, max_difference
+    from gankit.generate.sample import load
+
+    g = load(args.run_dir, args.checkpoint, "cpu")
+    path = export(g, args.out, args.format, args.batch)
+    fmt = args.format or ("onnx" if path.suffix == ".onnx" else "torchscript")
+    diff = max_difference(g, path, fmt) if args.batch in (None, 16) else None
+    check = "" if diff is None else f"; largest difference from torch over 16 noise vectors: {diff:.2e}"
+    print(f"wrote {path} ({fmt}{', batch ' + str(args.batch) if args.batch else ', dynamic batch'}{check})")
+    return 0
+
+
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="what a run directory holds", description="Print a run's recipe, how far it "
+                       "trained, its best validation FID and its files, from the run directory alone.")
+    p.add_argument("run_dir", help="a directory written by gankit train")
+    p.set_defaults(run=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from gankit.training.runinfo import describe_run
+
+    print(describe_run(args.run_dir))
+    return 0
+
+
+def _add_presets(sub) -> None:
+    p = sub.add_parser("presets", help="the named recipes", description="Print each preset: what it changes from "
+                       "the tutorial's recipe (the defaults).")
+    p.set_defaults(run=_run_presets)
+
+
+def _run_presets(args: argparse.Namespace) -> int:
+    from gankit.training.config import PRESETS
+
+    for name, overrides in PRESETS.items():
+        recipe = ", ".join(f"{k} {' '.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in overrides.items())
+        print(f"{name:10s} {recipe or 'the tutorial GAN, exactly (the defaults)'}")
+    print("Measured figures for each: the README's Presets table (benchmarks/results_table.py).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gankit", description="Generative Adversarial Networks on PyTorch, offline.")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
@@ -329,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_augment(sub)
     _add_utility(sub)
     _add_data(sub)
+    _add_export(sub)
+    _add_info(sub)
+    _add_presets(sub)
     return parser
 
 

@@ -194,3 +194,47 @@ def test_every_config_field_is_a_flag_whose_help_names_its_choices_and_the_prese
     args = train.parse_args(["--g-refine", "2", "--no-progress", "--betas", "0", "0.9"])
     assert (args.g_refine, args.progress, args.betas) == (2, False, [0.0, 0.9])
     assert not hasattr(train.parse_args([]), "g_refine")  # flags not given do not override the preset
+
+
+def test_argument_errors_name_the_command_once_and_missing_sources_say_not_found(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--nosuch-flag")
+    assert_one_line_error(code, err, "unrecognized arguments: --nosuch-flag (see gankit")
+    assert "gankit: error: gankit" not in err
+    code, _, err = run_cli(capsys, "evaluate", str(tmp_path / "nonexistent"))
+    assert_one_line_error(code, err, "nonexistent not found: give a run directory")
+
+
+def test_sample_without_seed_is_reproducible_like_evaluate_and_augment(capsys, trained_run, tmp_path):
+    outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for out in outs:
+        assert run_cli(capsys, "sample", str(trained_run), "-n", "8", "--out", str(out))[0] == 0
+    a, b = (np.load(out)["images"] for out in outs)
+    assert np.array_equal(a, b)
+
+
+def test_info_reads_a_run_from_its_files_alone(capsys, trained_run, tmp_path):
+    code, out, _ = run_cli(capsys, "info", str(trained_run))
+    assert code == 0
+    assert "preset seed: model mlp" in out and "trained: epoch 1 of 1" in out
+    assert "checkpoints/last.pt" in out and "config.json" in out and "samples/ (1 grids)" in out
+    code, _, err = run_cli(capsys, "info", str(tmp_path / "nosuch"))
+    assert_one_line_error(code, err, "is not a gankit run (no config.json)")
+
+
+def test_presets_lists_every_recipe_with_what_it_changes(capsys):
+    from gankit.training.config import PRESETS
+
+    code, out, _ = run_cli(capsys, "presets")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if line and line.split()[0] in PRESETS}
+    assert set(lines) == set(PRESETS)
+    assert "self_condition 13" in lines["best"] and "the tutorial GAN, exactly" in lines["seed"]
+
+
+def test_train_help_ends_with_examples_and_groups_its_flags():
+    from gankit.cli import build_parser
+
+    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert text.rstrip().splitlines()[-1].strip().startswith("gankit presets")
+    for group in ("data:", "model:", "loss and stabilisers:", "optimisation:", "evaluation during training:", "output:"):
+        assert f"\n{group}\n" in text, group

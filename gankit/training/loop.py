@@ -96,6 +96,9 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         log = _silent
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
     dataset = None
+    if resume and not run_dir.is_dir():
+        raise GankitError(f"nothing to resume: {run_dir} does not exist; check --run-dir, or start a new run "
+                          "without --resume")
     if not resume:
         distributed.check_batch(cfg.batch_size, world)
         if world.is_main:

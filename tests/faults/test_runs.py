@@ -192,10 +192,9 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-@pytest.mark.parametrize("phase, module, name", [
-    ("data loading", "gankit.data.npz", "load"),
-    ("clustering", "gankit.training.self_condition", "cluster_images"),
+@pytest.mark.parametrize("phase, module, name, signum", [
+    ("data loading", "gankit.data.npz", "load", signal.SIGTERM),
+    ("clustering", "gankit.training.self_condition", "cluster_images", signal.SIGINT),
 ])
 def test_a_signal_while_loading_data_or_clustering_stops_at_once_and_resume_works(
         tmp_path, blob_npz, phase, module, name, signum, cli):
