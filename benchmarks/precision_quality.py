@@ -1,4 +1,4 @@
-"""Do --compile and --precision bf16 change what the seed preset learns? Issue 7's quality check.
+"""Do --compile and --precision bf16 change what the seed preset learns? A quality check of the fast paths.
 
     python benchmarks/precision_quality.py --arms fp32 compile --epochs 3 --seeds 0 1 2    # ~15 min on 2 cores
     python benchmarks/precision_quality.py --arms fp32 bf16 --device cuda                # where bf16 is fast
@@ -6,7 +6,7 @@
 Each arm trains the seed preset (batch 64) for --epochs on MNIST with each seed, in turns (seed 0 of every
 arm, then seed 1, ...), and `gankit evaluate` scores its last checkpoint with the domain features (-n samples
 against the test split). The verdict per arm, against fp32: the mean FIDs differ by less than the larger of the
-two seed spreads (std over seeds), the issue's definition of "within noise". Writes --out as JSON.
+two seed spreads (std over seeds), the definition of "within noise" used here. Writes --out as JSON.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ ARMS = {"fp32": {}, "compile": {"compile": True}, "bf16": {"precision": "bf16"},
 
 
 def within_noise(a: list[float], b: list[float]) -> bool:
-    """The issue's test: the means differ by less than the larger seed spread."""
+    """The test: the means differ by less than the larger seed spread."""
     return abs(statistics.mean(a) - statistics.mean(b)) < max(statistics.stdev(a), statistics.stdev(b))
 
 

@@ -70,7 +70,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def _times(ratio: float) -> str:
-    """2.5x stays 2.5x (the issue's targets are 2x and 5x): one decimal below 10, whole numbers above."""
+    """2.5x stays 2.5x (the targets are 2x and 5x): one decimal below 10, whole numbers above."""
     return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
 
 

@@ -182,7 +182,7 @@ def run_utility(cfg: UtilityConfig, out_dir: str | Path, log: Log = print,
     """The report goes to `out_dir`; each GAN's run (with its budget.npz and indices.json) to `runs_dir`,
     by default `out_dir` too. `keep`, an earlier report of the same experiment, lends its rows; each
     (seed, budget) this run redoes replaces the earlier rows once it is done, so budgets can be measured one
-    session at a time and a run cut short loses nothing."""
+    at a time and a run cut short loses nothing."""
     out_dir = Path(out_dir)
     runs_dir = Path(runs_dir) if runs_dir is not None else out_dir
     train_set = data.load_images(cfg.dataset, cfg.data_dir, log=log)
