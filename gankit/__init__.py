@@ -4,6 +4,7 @@
     run = gankit.train(preset="seed", epochs=5)      # trains, writes a run directory
     g = gankit.load(run.run_dir)                        # the trained generator
     images = g.sample(16)                               # uint8 (16, 1, 28, 28)
+    report = gankit.evaluate(run.run_dir)               # scores beside the real-data floor
 """
 
 from __future__ import annotations
@@ -37,4 +38,23 @@ def load(run_dir: str | Path, checkpoint: str = "last", device: str = "auto"):
     return _load(run_dir, checkpoint, device)
 
 
-__all__ = ["train", "load", "__version__"]
+def evaluate(source: str | Path, **options: Any):
+    """Score what a run made, beside real data: a run directory, an .npz of samples (`images`, optional `labels`) or
+    a folder of images (options as `gankit evaluate`'s flags: `n`, `metrics`, `features`, `dataset`, `seed`,
+    `checkpoint`, `device`; returns a Report with `.metrics`, `.floor`, `.protocol`, `.table()`); or a tabular run
+    directory (options `n`, `seed`, `real_test`; returns a TableReport with `.scores` and `.summary()`)."""
+    from gankit.tabular import spec as tabular_spec
+
+    if tabular_spec.is_tabular_run(source):
+        from gankit.tabular.run import evaluate_run
+
+        return evaluate_run(source, **options)
+    from gankit.eval.evaluate import evaluate as _evaluate_images
+
+    return _evaluate_images(source, **options)
+
+
+# `import gankit.evaluate`, the 0.1 module name, binds gankit.evaluate to a stand-in module; the stand-in calls this.
+_evaluate = evaluate
+
+__all__ = ["train", "load", "evaluate", "__version__"]

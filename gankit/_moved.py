@@ -55,6 +55,17 @@ class _OldName(types.ModuleType):
         raise AttributeError(f"{self.__name__} (now {' and '.join(self._homes)}) has no attribute {attr!r}")
 
 
+class _CallableOldName(_OldName):
+    """gankit.evaluate was a module and is now also a function: the stand-in for the module calls the function, so
+    `gankit.evaluate(...)` works whether or not old code has imported the module name."""
+
+    def __call__(self, *args, **kwargs):
+        return sys.modules["gankit"]._evaluate(*args, **kwargs)
+
+
+CALLABLE = {"gankit.evaluate"}
+
+
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
         return importlib.util.spec_from_loader(fullname, self) if fullname in MOVED else None
@@ -63,7 +74,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         homes = MOVED[spec.name]
         warnings.warn(f"{spec.name} is now {' and '.join(homes)}: import it from there (the old name goes in the "
                       "next release)", DeprecationWarning, stacklevel=2)
-        return _OldName(spec.name, homes)
+        return (_CallableOldName if spec.name in CALLABLE else _OldName)(spec.name, homes)
 
     def exec_module(self, module):
         pass

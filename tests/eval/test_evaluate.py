@@ -157,3 +157,22 @@ def test_validation_slice_is_disjoint_from_training_and_fixed():
     assert torch.equal(part.images.flatten(), images.flatten()[train_idx[:50]])
     assert torch.equal(part.labels, labels[train_idx[:50]])  # labels are cut with their images, in one place
     assert torch.equal(training_data(ImageData(images, labels, 7000, "test"), 0, limit=50).labels, labels[:50])
+
+
+@pytest.mark.mnist
+def test_the_top_level_evaluate_scores_images_and_survives_an_old_import_of_its_module_name(tmp_path, mnist_train):
+    import warnings
+
+    import gankit
+
+    threes = mnist_train.images[mnist_train.labels == 3][:N]
+    path = _npz(tmp_path, "threes", threes)
+    report = gankit.evaluate(path, dataset="mnist", n=N, metrics=["classes"], **QUIET)
+    assert report.metrics["classes_covered"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import gankit.evaluate as old  # 0.1's module name: gankit.evaluate is rebound to its stand-in
+        from gankit.evaluate import evaluate as from_old
+    assert from_old is evaluate and gankit.evaluate is old
+    again = gankit.evaluate(path, dataset="mnist", n=N, metrics=["classes"], **QUIET)
+    assert again.metrics == report.metrics
