@@ -22,13 +22,22 @@ def train(preset: str = "seed", run_dir: str | Path | None = None, *, config: st
           resume: bool = False, force: bool = False, log=print, **options: Any):
     """Train a GAN: a preset, then a TOML config file, then keyword options (`epochs=5`, `dataset="fashion-mnist"`).
 
-    Returns a RunResult with `run_dir`, `epochs_done`, `steps_done` and the last epoch's statistics.
+    Returns a RunResult with `run_dir`, `epochs_done`, `steps_done` and the last epoch's statistics; the run
+    directory gets its report.html.
     With `resume=True` the run's saved config is used and `options` may only extend it (e.g. `epochs`).
     """
     from gankit.training.config import config_from
     from gankit.training.loop import train as _train
 
-    return _train(config_from(preset, config, options), run_dir, resume=resume, force=force, overrides=options, log=log)
+    result = _train(config_from(preset, config, options), run_dir, resume=resume, force=force, overrides=options,
+                     log=log)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        from gankit.report import write_report
+
+        write_report(result.run_dir)
+    return result
 
 
 def load(run_dir: str | Path, checkpoint: str = "last", device: str = "auto"):

@@ -112,8 +112,22 @@ def _run_train(args: argparse.Namespace) -> int:
             raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
     cfg = config_from(getattr(args, "preset", "seed"), args.config, flags, source="flags")
     result = train(cfg, args.run_dir, resume=args.resume, force=args.force, overrides=flags)
-    print(f"run directory: {result.run_dir}")
+    _report_and_next_steps(result.run_dir)
     return EXIT_INTERRUPTED if result.stopped_by == "signal" else 0
+
+
+def _report_and_next_steps(run_dir, table: bool = False) -> None:
+    """The run's report.html (rank 0 only under torchrun), then what to run next."""
+    import os
+
+    print(f"run directory: {run_dir}")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    from gankit.report import write_report
+
+    print(f"report: {write_report(run_dir)} (open it in a browser)")
+    out = "synth.csv" if table else "grid.png"
+    print(f"next: gankit sample {run_dir} -n 64 --out {out}; gankit evaluate {run_dir}; gankit info {run_dir}")
 
 
 TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories"}
@@ -136,7 +150,7 @@ def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         options["kinds"] = dict(_column_kind(text) for text in flags["column_kind"])
     run_dir = tabular_run.train_table(flags.get("dataset", ""), options, args.run_dir, target=flags.get("target"),
                                       resume=args.resume, force=args.force, data_dir=flags.get("data_dir"))
-    print(f"run directory: {run_dir}")
+    _report_and_next_steps(run_dir, table=True)
     return 0
 
 
@@ -255,6 +269,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             report = tabular_run.evaluate_files(args.real, args.synthetic, real_test=args.real_test,
                                                 target=args.target, seed=args.seed)
         print(json.dumps(report.to_json(), allow_nan=False) if args.json else report.summary())
+        _refresh_report(args.source, log)
         return 0
     if args.source is None:
         raise GankitError("name what to evaluate: a run directory, an .npz file or a folder of images")
@@ -267,7 +282,18 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                       reference_split=args.reference, data_dir=args.data_dir, device=args.device,
                       checkpoint=args.checkpoint, log=log)
     print(json.dumps(report.to_json()) if args.json else report.table())
+    _refresh_report(args.source, log)
     return 0
+
+
+def _refresh_report(source, log) -> None:
+    """A run directory's report.html gains the evaluation just saved beside it (evaluation.json)."""
+    from pathlib import Path
+
+    if source and (Path(source) / "config.json").is_file():
+        from gankit.report import write_report
+
+        log(f"report: {write_report(source)}")
 
 
 def _add_augment(sub) -> None:
@@ -351,6 +377,24 @@ def _run_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="write RUN/report.html, one page about a run",
+                       description="Write RUN/report.html: one self-contained page (images inlined, no network) with "
+                       "the config, the sample grids over epochs, the curves, validation scores, the last gankit "
+                       "evaluate beside the real-data floor and health warnings; for a table run, each column's real "
+                       "and synthetic distributions and the correlation difference. gankit train writes it too.")
+    p.add_argument("run_dir", help="a directory written by gankit train")
+    p.add_argument("--data-dir", default=None, help="table runs: where the data set is kept")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from gankit.report import write_report
+
+    print(f"wrote {write_report(args.run_dir, args.data_dir)}")
+    return 0
+
+
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="write a run's generator as ONNX or TorchScript",
                        description="Write G (EMA weights where kept, eval mode) as a file that runs without gankit: "
@@ -419,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_utility(sub)
     _add_data(sub)
     _add_export(sub)
+    _add_report(sub)
     _add_info(sub)
     _add_presets(sub)
     return parser

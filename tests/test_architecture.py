@@ -24,6 +24,7 @@ ALLOWED = {
     "augmentation": {"infra", "data", "metrics", "training", "generate"},
     "tabular": {"infra"},
     "reference": {"infra", "data"},
+    "report": {"infra", "data", "metrics", "training", "tabular", "generate"},
 }
 TOP = {"gankit", "gankit.cli", "gankit.__main__", "gankit._moved"}
 

@@ -22,6 +22,7 @@ import torch
 
 from gankit import data
 from gankit.infra.errors import GankitError
+from gankit.infra.io import write_text
 from gankit.infra.log import Log
 from gankit.infra.version import __version__
 from gankit.metrics import KEYS, Features, Options, compute, resolve, skipped
@@ -82,7 +83,10 @@ def evaluate(source: str | Path, *, dataset: str | None = None, n: int = 10_000,
                 "n_real": len(real), "n_fake": len(fake), "n_train_reference": len(train_a),
                 "reference_split": reference_split, "floor": f"{len(train_b)} other {dataset} training images",
                 "seed": seed, "metrics": names, "options": vars(Options()), "gankit_version": __version__}
-    return Report(scores, floor, protocol, skipped(names, real, fake, train_a))
+    report = Report(scores, floor, protocol, skipped(names, real, fake, train_a))
+    if (Path(source) / "checkpoints").is_dir():  # a run directory keeps its last evaluation, for its report
+        write_text(Path(source) / "evaluation.json", json.dumps(report.to_json(), indent=2) + "\n")
+    return report
 
 
 def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str, checkpoint: str,

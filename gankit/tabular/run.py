@@ -143,7 +143,9 @@ def evaluate_run(run_dir: str | Path, *, n: int | None = None, seed: int = 0, re
     log(f"scoring {len(synthetic)} synthetic rows against {len(real)} real ones"
         + (f" (ML efficacy on {len(test)} test rows, target {target}"
            + (", the data set's own" if not config["target"] else "") + ")" if test is not None and target else ""))
-    return evaluate_table(real, synthetic, real_test=test, target=target, seed=seed)
+    report = evaluate_table(real, synthetic, real_test=test, target=target, seed=seed)
+    write_text(Path(run_dir) / "evaluation.json", json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n")
+    return report
 
 
 def evaluate_files(real: str, synthetic: str, *, real_test: str | None = None, target: str | None = None,

@@ -265,7 +265,7 @@ class _Trainer:
         self.elapsed_before += self.setup_s
         self.deadline = self.start + cfg.minutes * 60 - self.setup_s if cfg.minutes else math.inf
         self.update_lr_schedule()
-        self.health = HealthMonitor(self.log, watch_d_wins=losses.get(cfg.loss).d_output == "probability")
+        self.health = HealthMonitor(self._warn, watch_d_wins=losses.get(cfg.loss).d_output == "probability")
         self.steps_run, stopped_by, self.epoch_stats = 0, "epochs", {}
         if cfg.on_divergence == "rollback" and not resumed:
             self.save_checkpoint()  # something to roll back to before the first epoch ends
@@ -434,6 +434,11 @@ class _Trainer:
         for opt, base in ((self.opt_g, self.cfg.lr_g or self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
             for group in opt.param_groups:
                 group["lr"] = base * self.lr_scale * self.lr_schedule
+
+    def _warn(self, text: str) -> None:
+        self.log(text)
+        if self.runlog:
+            self.runlog.warning(text)
 
     def _log_start(self, n: int) -> None:
         cfg, world = self.cfg, self.world

@@ -48,6 +48,11 @@ class RunLog:
             for key in ("d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d"):
                 self.tb.add_scalar(f"train/{key}", row[key], int(row["step"]))
 
+    def warning(self, text: str) -> None:
+        """A health warning, kept in warnings.txt for the run's report."""
+        with disk_errors(self.run_dir / "warnings.txt"), open(self.run_dir / "warnings.txt", "a") as f:
+            f.write(text.strip() + "\n")
+
     def epoch_row(self, row: dict[str, float]) -> None:
         _append_csv(self.run_dir / "metrics.csv", self.epoch_fields, row)
         if self.tb is not None:
