@@ -70,6 +70,16 @@ def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *
     return training_data(loaded, holdout, limit)
 
 
+def arrays_as_training_images(images, labels=None, *, holdout: int = 0, limit: int | None = None,
+                              image_size: int | None = None, channels: int | None = None,
+                              log: Log = print) -> ImageData:
+    """In-memory images (uint8, (N, H, W), (N, C, H, W) or (N, H, W, C); optional labels (N,)) as a run trains on
+    them, checked as an npz file's are."""
+    _check_options("train", limit, image_size, channels)
+    loaded = npz.from_arrays(images, labels, "data", "data", None, image_size, channels, log)
+    return training_data(loaded, holdout, limit)
+
+
 def _check_options(split: str, limit: int | None, image_size: int | None, channels: int | None) -> None:
     if split not in _SPLITS:
         raise GankitError(f"unknown split '{split}': use train or test")

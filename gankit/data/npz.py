@@ -21,9 +21,17 @@ LAYOUT = ("expected 'images' uint8 of shape (N,H,W), (N,C,H,W) or (N,H,W,C) with
 def load(path: Path, name: str, limit: int | None, image_size: int | None, channels: int | None,
          log: Log) -> ImageData:
     images, labels = _read(path)
-    images = _to_nchw(images, path)
+    return from_arrays(images, labels, path, name, limit, image_size, channels, log)
+
+
+def from_arrays(images: Any, labels: Any = None, where: Path | str = "data", name: str = "data", limit: int | None = None,
+                image_size: int | None = None, channels: int | None = None, log: Log = print) -> ImageData:
+    """Images (and labels) in memory, as NumPy arrays or tensors, checked as an npz file's are (`where` names
+    them in errors)."""
+    images, labels = _as_array(images, "images"), None if labels is None else _as_array(labels, "labels")
+    images = _to_nchw(images, where)
     if labels is not None:
-        _check_labels(labels, len(images), path)
+        _check_labels(labels, len(images), where)
     num_classes = 0 if labels is None else int(labels.max()) + 1  # over all images, not just the first `limit`
     if limit is not None:
         images, labels = images[:limit], None if labels is None else labels[:limit]
@@ -32,6 +40,14 @@ def load(path: Path, name: str, limit: int | None, image_size: int | None, chann
     log(f"{name}: {len(tensor)} images{classes}, as {'x'.join(map(str, tensor.shape[1:]))}")
     return ImageData(tensor, None if labels is None else torch.from_numpy(labels.astype(np.int64)),
                      num_classes, name)
+
+
+def _as_array(value: Any, what: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value
+    raise GankitError(f"{what} must be a NumPy array or a torch tensor, got {type(value).__name__}: {LAYOUT}")
 
 
 def _read(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

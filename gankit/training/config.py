@@ -359,7 +359,7 @@ def _wrong_type(key: str, kind: str, value: Any, source: str) -> GankitError:
     return GankitError(f"option '{key}' in {source} must be a {kind}, got {_short(repr(value), 60)}")
 
 
-def validate(cfg: TrainConfig) -> TrainConfig:
+def validate(cfg: TrainConfig, check_data: bool = True) -> TrainConfig:
     """Refuse invalid values before any work starts. Names of models, losses and data sets are
     checked against their registries here too, so a typo costs no data loading."""
     from gankit import data, models
@@ -404,7 +404,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
 
     if cfg.precision not in ("auto", *PRECISIONS):
         raise GankitError(f"unknown precision '{cfg.precision}': use auto, {', '.join(PRECISIONS)}")
-    data.check_spec(cfg.dataset)
+    if check_data:  # not for a run given its images in memory: its data.npz is written with the run
+        data.check_spec(cfg.dataset)
     models.check_options(cfg.model, cfg.model_options)
     losses.get(cfg.loss)
     from gankit.infra.device import check_device

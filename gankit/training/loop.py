@@ -12,6 +12,7 @@ budget and signals between steps. The step makes no host sync (no `.item()`), so
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import platform
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in notebooks, a text bar elsewhere
 
 from gankit import data, models
 from gankit.data.pixels import to_model_range
@@ -77,17 +78,27 @@ def default_run_dir(cfg: TrainConfig) -> Path:
     return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.preset}"
 
 
+DATA_FILE = "data.npz"  # a run given its images in memory keeps them here, so it is reproducible from its directory
+
+
 def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool = False, force: bool = False,
-          overrides: dict | None = None, log: Log = print) -> RunResult:
+          overrides: dict | None = None, log: Log = print, arrays: tuple | None = None) -> RunResult:
     """Train a GAN as `cfg` says, in `run_dir`. With `resume`, `cfg` is ignored: the run's saved config is
     used, with `overrides` (only those a resume may change, e.g. epochs) applied on top; a run stopped before
     its first checkpoint starts over from its saved config.
     Under torchrun, every rank calls this; rank 0 alone writes.
 
     A new run's config, data and memory needs are all checked before its directory is created; the directory
-    is then locked for the run's life (a second writer is refused)."""
+    is then locked for the run's life (a second writer is refused). `arrays` (images [, labels]) are training
+    images given in memory: they are checked as an npz file's are and saved as RUN_DIR/data.npz, which the
+    run's config then names as its data set."""
+    if arrays is not None:
+        if resume:
+            raise GankitError("a resumed run reads the data.npz in its directory: leave out data= when resuming")
+        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
+        cfg = dataclasses.replace(cfg, dataset=f"npz:{(run_dir / DATA_FILE).resolve()}")
     if not resume:
-        config_mod.validate(cfg)  # before anything is written
+        config_mod.validate(cfg, check_data=arrays is None)  # before anything is written
     device = distributed.local_device(resolve_device(cfg.device))
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # before the process group, so NCCL binds each rank to its own GPU
@@ -103,7 +114,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
         distributed.check_batch(cfg.batch_size, world)
         if world.is_main:
             check_new_run_dir(run_dir, force=force)
-        dataset = _load_checked(cfg, device, log)
+        dataset = _load_checked(cfg, device, log, arrays)
     try:
         with RunLock(run_dir) if world.is_main else nullcontext():
             if world.is_main:
@@ -114,6 +125,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                 cfg, state = _resume_point(run_dir, overrides or {}, world, log)
                 device = distributed.local_device(resolve_device(cfg.device))
                 dataset = _load_checked(cfg, device, log)
+            if arrays is not None and world.is_main:
+                _save_arrays(run_dir / DATA_FILE, dataset, arrays)
             if state is None and world.is_main:
                 write_text(run_dir / "config.json", cfg.to_json() + "\n")  # a run killed from here on can resume
             if device.type == "cuda" and device.index is not None:
@@ -130,14 +143,34 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     return result
 
 
-def _load_checked(cfg: TrainConfig, device: torch.device, log: Log) -> data.ImageData:
+def _load_checked(cfg: TrainConfig, device: torch.device, log: Log, arrays: tuple | None = None) -> data.ImageData:
     """The training images, then a check that the models and a batch fit in memory, before any allocation."""
-    dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=cfg.eval_holdout if cfg.eval_every else 0,
-                                        limit=cfg.limit, image_size=cfg.image_size, channels=cfg.channels,
-                                        max_image_pixels=cfg.max_image_pixels, log=log)
+    holdout = cfg.eval_holdout if cfg.eval_every else 0
+    if arrays is not None:
+        dataset = data.arrays_as_training_images(*arrays, holdout=holdout, limit=cfg.limit, image_size=cfg.image_size,
+                                                 channels=cfg.channels, log=log)
+    else:
+        dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=holdout, limit=cfg.limit,
+                                            image_size=cfg.image_size, channels=cfg.channels,
+                                            max_image_pixels=cfg.max_image_pixels, log=log)
     _, num_classes = _labels(cfg, dataset)
     footprint.check_fits(cfg, tuple(dataset.shape), num_classes or cfg.self_condition, device)
     return dataset
+
+
+def _save_arrays(path: Path, dataset: data.ImageData, arrays: tuple) -> None:
+    """The images as given (all of them: --limit and the validation slice are cut again on resume), as an npz."""
+    import numpy as np
+
+    from gankit.data.npz import from_arrays
+    from gankit.infra.io import atomic_path
+
+    full = from_arrays(*arrays, where="data", name="data", log=lambda m: None)
+    saved = {"images": full.images.numpy()}
+    if full.labels is not None:
+        saved["labels"] = full.labels.numpy()
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **saved)
 
 
 def _resume_point(run_dir: Path, overrides: dict, world: distributed.World,

@@ -195,3 +195,23 @@ def test_a_steps_csv_from_before_the_learning_rate_columns_keeps_its_own_columns
         table = list(csv.reader(f))
     assert table[0] == ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake"]
     assert len(table) > len(rows) + 1 and all(len(r) == 6 for r in table)
+
+
+def test_training_on_an_array_in_memory_equals_training_on_the_same_npz_and_keeps_the_array(tmp_path, blob_npz):
+    from tests.helpers import blob_images, weights
+
+    images, labels = blob_images(256)
+    quiet = dict(epochs=1, batch_size=32, progress=False, grid_size=16, log=lambda m: None)
+    from_file = gankit.train("seed", tmp_path / "file", dataset=blob_npz, **quiet)
+    from_array = gankit.train("seed", tmp_path / "array", data=torch.from_numpy(images), labels=labels, **quiet)
+    a, b = weights(from_file.run_dir), weights(from_array.run_dir)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    saved = np.load(from_array.run_dir / "data.npz")
+    assert np.array_equal(saved["images"], images) and np.array_equal(saved["labels"], labels)
+    config = json.loads((from_array.run_dir / "config.json").read_text())
+    assert config["dataset"] == f"npz:{(from_array.run_dir / 'data.npz').resolve()}"
+    resumed = gankit.train(run_dir=from_array.run_dir, resume=True, epochs=2, progress=False, log=lambda m: None)
+    assert resumed.epochs_done == 2  # the run reads its own copy of the array
+    with pytest.raises(GankitError, match="is float32, not uint8"):
+        gankit.train("seed", tmp_path / "bad", data=images.astype(np.float32), **quiet)
+    assert not (tmp_path / "bad").exists()
