@@ -34,7 +34,7 @@ def main() -> None:
         for seed in args.seeds:  # alternate the two so machine drift hits both alike
             history, _ = tutorial_reference.run(str(default_data_dir()), args.epochs, seed)
             rows["tutorial"].append(history)
-            run = gankit.train(run_dir=Path(tmp) / f"s{seed}", epochs=args.epochs, seed=seed, progress=False, log=lambda s: None)
+            run = gankit.train("seed", run_dir=Path(tmp) / f"s{seed}", epochs=args.epochs, seed=seed, progress=False, log=lambda s: None)
             rows["gankit"].append(read_csv(run.run_dir / "metrics.csv"))
     print(f"\nper-epoch mean losses over seeds {args.seeds} (mean ± std across seeds)")
     print(f"{'epoch':>5}  {'loop':8}  {'d_loss':>16}  {'g_loss':>16}  {'s/epoch':>8}")

@@ -81,7 +81,7 @@ def main() -> None:
         done = 0
         seed_rows = []
         for epoch in sorted(args.epochs):
-            gankit.train(run_dir=run_dir, epochs=epoch, resume=done > 0, progress=False, log=QUIET)
+            gankit.train("seed", run_dir=run_dir, epochs=epoch, resume=done > 0, progress=False, log=QUIET)
             done = epoch
             report = evaluate(run_dir, n=args.n, metrics=metrics, log=QUIET)
             seed_rows.append(row(f"seed preset, epoch {epoch}", report.metrics))

@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet = lambda s: None  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
-        run = args.run or gankit.train(run_dir=Path(tmp) / "seed", epochs=1, progress=False, log=quiet).run_dir
+        run = args.run or gankit.train("seed", run_dir=Path(tmp) / "seed", epochs=1, progress=False, log=quiet).run_dir
         evaluate(run, n=args.n, log=quiet)  # fills the reference cache
         g = gankit.load(run)
         t_sample, _ = timed(lambda: g.sample(args.n, seed=0), args.repeats)

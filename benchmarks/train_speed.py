@@ -215,7 +215,7 @@ def measure_memory(data_dir: str, steps: int) -> dict[str, float]:
     root = Path(__file__).resolve().parents[1]
     tutorial = f"from gankit.reference import tutorial as t\nt.run({data_dir!r}, num_epochs=1, max_steps={steps})"
     with tempfile.TemporaryDirectory() as tmp:
-        engine = (f"import gankit\ngankit.train(run_dir={tmp + '/run'!r}, data_dir={data_dir!r}, epochs=1, "
+        engine = (f"import gankit\ngankit.train('seed', run_dir={tmp + '/run'!r}, data_dir={data_dir!r}, epochs=1, "
                   f"progress=False, log=lambda s: None)")
         return {"tutorial": peak_rss_mb(tutorial, root), "gankit": peak_rss_mb(engine, root)}
 

@@ -19,10 +19,11 @@ from gankit.infra.version import __version__
 _moved.install()  # the module names of 0.1 keep importing, with a DeprecationWarning
 
 
-def train(preset: str = "seed", run_dir: str | Path | None = None, *, config: str | Path | None = None,
+def train(preset: str | None = None, run_dir: str | Path | None = None, *, config: str | Path | None = None,
           resume: bool = False, force: bool = False, data: Any = None, labels: Any = None, log=print,
           **options: Any):
-    """Train a GAN: a preset, then a TOML config file, then keyword options (`epochs=5`, `dataset="fashion-mnist"`).
+    """Train a GAN: a preset (default: `best`, at most 15 minutes, as `gankit train`; `"seed"` is the tutorial's
+    GAN), then a TOML config file, then keyword options (`epochs=5`, `dataset="fashion-mnist"`).
 
     Returns a RunResult with `run_dir`, `epochs_done`, `steps_done` and the last epoch's statistics; the run
     directory gets its report.html.
@@ -31,13 +32,13 @@ def train(preset: str = "seed", run_dir: str | Path | None = None, *, config: st
     (N, C, H, W) or (N, H, W, C), with optional `labels` (N,); they are checked as files are and saved in the run
     directory (data.npz), so the run stays reproducible from it alone.
     """
-    from gankit.training.config import config_from
+    from gankit.training.config import DEFAULT_PRESET, config_from
     from gankit.training.loop import train as _train
 
     if data is None and labels is not None:
         raise GankitError("labels= goes with data=: give the images too, or name a data set with labels")
     arrays = None if data is None else (data, labels)
-    result = _train(config_from(preset, config, options), run_dir, resume=resume, force=force, overrides=options,
+    result = _train(config_from(preset or DEFAULT_PRESET, config, options), run_dir, resume=resume, force=force, overrides=options,
                      log=log, arrays=arrays)
     import os
 

@@ -59,7 +59,8 @@ TRAIN_EXAMPLES = """examples:
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a GAN", description="Train a GAN. A bare `gankit train` is the "
-                       "tutorial's MLP GAN on MNIST (the seed preset).\nOptions: preset < --config file < flags.",
+                       "best preset on MNIST for at most 15 minutes;\n--preset seed is the tutorial's MLP GAN, exactly. "
+                       "Options: preset < --config file < flags.",
                        epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
                        populate=_train_flags)
     p.set_defaults(run=_run_train)
@@ -110,7 +111,9 @@ def _run_train(args: argparse.Namespace) -> int:
     for name in ("target", "column_kind", "max_categories"):
         if name in flags:
             raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
-    cfg = config_from(getattr(args, "preset", "seed"), args.config, flags, source="flags")
+    from gankit.training.config import DEFAULT_PRESET
+
+    cfg = config_from(getattr(args, "preset", DEFAULT_PRESET), args.config, flags, source="flags")
     result = train(cfg, args.run_dir, resume=args.resume, force=args.force, overrides=flags)
     _report_and_next_steps(result.run_dir)
     return EXIT_INTERRUPTED if result.stopped_by == "signal" else 0

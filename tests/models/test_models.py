@@ -226,7 +226,7 @@ def test_a_model_option_declared_beside_the_model_reaches_the_config_the_flags_a
     assert any(f.flag == "--g-depth" and f.kind is int and "deep: G's depth (default: deep 2)" in f.help
                for f in flags())
     with pytest.raises(SystemExit):
-        main(["train", "--help"])
+        main(["train", "--preset", "seed", "--help"])
     assert "--g-depth G_DEPTH" in capsys.readouterr().out
 
 

@@ -43,7 +43,7 @@ def assert_loaded(dom: str, images: int) -> None:
 def test_an_image_runs_report_shows_its_grids_curves_and_scores(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
-    assert main(["train", "--dataset", "mnist", "--limit", "1500", "--eval-every", "1", "--eval-n", "200",
+    assert main(["train", "--preset", "seed", "--dataset", "mnist", "--limit", "1500", "--eval-every", "1", "--eval-n", "200",
                  "--eval-holdout", "500", "--epochs", "2", "--batch-size", "128", "--run-dir", str(run),
                  "--no-progress"]) == 0
     assert "report: " in capsys.readouterr().out and (run / "report.html").is_file()

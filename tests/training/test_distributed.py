@@ -15,10 +15,10 @@ def _train(args, run_dir, nproc=None, extra=()):
     common = ["--dataset", args, "--batch-size", "64", "--epochs", "2", "--seed", "7", "--no-progress",
               "--log-every", "2", "--run-dir", str(run_dir), *extra]
     if nproc is None:
-        cmd = [sys.executable, "-m", "gankit", "train", *common]
+        cmd = [sys.executable, "-m", "gankit", "train", "--preset", "seed", *common]
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               "-m", "gankit", "train", *common]
+               "-m", "gankit", "train", "--preset", "seed", *common]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -65,7 +65,7 @@ def test_resumed_two_process_run_continues_where_it_stopped(blob_npz, tmp_path):
     _train(blob_npz, tmp_path / "ddp", nproc=2)
     common = ["--run-dir", str(tmp_path / "ddp"), "--resume", "--epochs", "3", "--no-progress"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "gankit",
-           "train", *common]
+           "train", "--preset", "seed", *common]
     result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert load(tmp_path / "ddp" / "checkpoints" / "last.pt")["step"] == 12

@@ -113,7 +113,7 @@ def test_resume_refuses_data_of_another_shape(tmp_path, blob_npz):
 
 
 def test_sampling_api_is_deterministic_per_seed_and_uint8(tmp_path, blob_npz):
-    run = gankit.train(run_dir=tmp_path / "run", dataset=blob_npz, epochs=1, batch_size=32, progress=False, log=lambda s: None)
+    run = gankit.train("seed", run_dir=tmp_path / "run", dataset=blob_npz, epochs=1, batch_size=32, progress=False, log=lambda s: None)
     g = gankit.load(run.run_dir, device="cpu")
     a, b, c = g.sample(10, seed=1), g.sample(10, seed=1), g.sample(10, seed=2)
     assert a.dtype == torch.uint8 and a.shape == (10, 1, 28, 28)
@@ -126,7 +126,7 @@ def test_sampling_api_is_deterministic_per_seed_and_uint8(tmp_path, blob_npz):
 
 
 def test_python_api_resume_extends_epochs(tmp_path, blob_npz):
-    gankit.train(run_dir=tmp_path / "run", dataset=blob_npz, epochs=1, batch_size=64, progress=False, log=lambda s: None)
+    gankit.train("seed", run_dir=tmp_path / "run", dataset=blob_npz, epochs=1, batch_size=64, progress=False, log=lambda s: None)
     run = gankit.train(run_dir=tmp_path / "run", resume=True, epochs=2, log=lambda s: None)
     assert run.epochs_done == 2 and run.steps_run == 4
 

@@ -184,3 +184,20 @@ def test_augment_writes_an_npz_and_an_image_folder_torchvision_reads(tmp_path, b
     assert "not conditional" in capsys.readouterr().err
     assert main(["augment", str(run), "--per-class", "3", "--out", str(tmp_path / "p.npz"), "--filter"]) == 2
     assert "no domain classifier ships" in capsys.readouterr().err and not (tmp_path / "p.npz").exists()
+
+
+def test_a_run_that_names_no_preset_trains_best_for_at_most_15_minutes(capsys):
+    """The default is the recipe that works on a CPU in a first try's time; the tutorial's GAN is --preset seed.
+    The CLI and the Python API take the same default: both refuse a bad g_refine as dcgan does, not as the MLP."""
+    import gankit
+    from gankit.cli import main
+    from gankit.infra.errors import GankitError
+    from gankit.training.config import config_from
+
+    cfg = config_from()
+    assert (cfg.preset, cfg.model, cfg.minutes, cfg.self_condition) == ("best", "dcgan", 15.0, 13)
+    assert main(["train", "--g-refine", "-1", "--run-dir", "unused"]) == 2
+    assert "refine must be a whole number" in capsys.readouterr().err
+    with pytest.raises(GankitError, match="refine must be a whole number"):
+        gankit.train(g_refine=-1)
+    assert config_from("seed").model == "mlp" and config_from("seed").minutes is None
