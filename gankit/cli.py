@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The `gankit` command: parse commands and flags, turn user errors into one line and exit code 2.
 
 No logic of its own: each command calls the library.
@@ -477,7 +478,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     terminate_as_interrupt()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        _complete(parser)
+        args = parser.parse_args(argv)
         return args.run(args)
     except GankitError as e:
         print(f"gankit: error: {_shortened(str(e))}", file=sys.stderr)
@@ -494,6 +497,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gankit: error: out of memory: lower --batch-size, --width, --eval-n or --image-size, or use --limit",
               file=sys.stderr)
         return EXIT_USAGE
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion, where argcomplete is installed (`pip install 'gankit[completion]'`, then
+    `eval "$(register-python-argcomplete gankit)"`); it answers and exits only when the shell asks."""
+    import os
+
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    for action in parser._subparsers._group_actions:  # make every command's flags known before completing
+        for sub in action.choices.values():
+            sub._populated()
+    argcomplete.autocomplete(parser)
 
 
 def _shortened(message: str, limit: int = 200) -> str:

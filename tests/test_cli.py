@@ -238,3 +238,17 @@ def test_train_help_ends_with_examples_and_groups_its_flags():
     assert text.rstrip().splitlines()[-1].strip().startswith("gankit presets")
     for group in ("data:", "model:", "loss and stabilisers:", "optimisation:", "evaluation during training:", "output:"):
         assert f"\n{group}\n" in text, group
+
+
+def test_shell_completion_offers_commands_and_a_commands_flags(tmp_path):
+    pytest.importorskip("argcomplete")
+
+    def complete(line: str) -> list[str]:
+        out = tmp_path / "completions"
+        env = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+               "_ARGCOMPLETE_STDOUT_FILENAME": str(out), "_ARGCOMPLETE_IFS": "\n"}
+        subprocess.run([sys.executable, "-m", "gankit"], env=env, capture_output=True, timeout=120)
+        return [w.strip() for w in out.read_text().split("\n")] if out.exists() else []
+
+    assert {"train", "sample", "evaluate", "report", "export"} <= set(complete("gankit "))
+    assert "--self-condition" in complete("gankit train --self")
