@@ -11,7 +11,8 @@ import numbers
 import os
 from pathlib import Path
 
-from gankit.data import folder, mnist, npz
+from gankit.data import emoji, folder, mnist, npz
+from gankit.data.convert import convert
 from gankit.data.imagedata import ImageData, first
 from gankit.data.spec import check as _check
 from gankit.data.spec import dataset_names
@@ -34,6 +35,8 @@ def prepare(spec: str, data_dir: str | os.PathLike | None = None, log: Log = pri
     """Make a built-in data set ready and verified on disk; return the folder holding its files.
     folder: and npz: data are read where they are: their folder is returned as it is."""
     parsed = _check(spec)
+    if parsed.name in emoji.PACKAGES:
+        return emoji.ensure(parsed.name, resolve_data_dir(data_dir), log)
     if parsed.kind == "builtin":
         return mnist.ensure(parsed.name, resolve_data_dir(data_dir), log)
     log(f"{parsed.name} is read in place: nothing to prepare")
@@ -47,6 +50,12 @@ def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: 
     image_size and converted to `channels` (1 or 3) where the source allows it."""
     parsed = _check(spec)
     _check_options(split, limit, image_size, channels)
+    if parsed.name in emoji.PACKAGES:  # colour, 64 x 64, one split: resizable and convertible like a folder
+        if split != "train":
+            raise GankitError(f"{parsed.name} has only a train split, not '{split}': use split='train'")
+        loaded = emoji.load(parsed.name, resolve_data_dir(data_dir), log)
+        return first(ImageData(convert(loaded.images, channels, image_size).contiguous(), loaded.labels,
+                               loaded.num_classes, loaded.name, loaded.class_names), limit)
     if parsed.kind == "builtin":
         if image_size not in (None, 28) or channels not in (None, 1):
             raise GankitError(f"{parsed.name} images are 1x28x28, not resizable or convertible here: "

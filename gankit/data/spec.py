@@ -1,4 +1,5 @@
-"""Dataset specs, the strings that name a data set: "mnist", "fashion-mnist", "folder:PATH", "npz:PATH"."""
+"""Dataset specs, the strings that name a data set: "mnist", "fashion-mnist", "emoji", "twemoji", "folder:PATH",
+"npz:PATH"."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 
 from gankit.infra.errors import GankitError
 
-BUILTIN_NAMES = ("mnist", "fashion-mnist")
+BUILTIN_NAMES = ("mnist", "fashion-mnist", "emoji", "twemoji")
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
 _KINDS = ("folder", "npz")
-USAGE = "use mnist, fashion-mnist, folder:PATH or npz:PATH"
+USAGE = "use mnist, fashion-mnist, emoji, twemoji, folder:PATH or npz:PATH"
 
 
 @dataclass(frozen=True)
