@@ -1,4 +1,4 @@
-"""DCGAN (Radford et al. 2015) for 28x28, 32x32 and 64x64 images, unconditional or class-conditional.
+"""DCGAN (Radford et al. 2015) for 28x28, 32x32, 64x64 and 128x128 images, unconditional or class-conditional.
 
 G: z -> linear -> an s x s map (s = 7 for 28x28, 4 otherwise) -> stride-2 transposed convs (or, with
 upsample="nearest", nearest-neighbour upsampling and 3x3 convs), each doubling the side and halving the
@@ -23,7 +23,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from gankit.infra.errors import GankitError
 from gankit.models.registry import ModelOption, register
 
-SIZES = {28: 7, 32: 4, 64: 4}  # image side -> side of G's first (and D's last) feature map
+SIZES = {28: 7, 32: 4, 64: 4, 128: 4}  # image side -> side of G's first (and D's last) feature map; each stage
+# doubles the side and halves the channels, so 128 px starts from width x 16 channels at 4 x 4
 CHANNELS = (1, 3)
 NORMS = ("batch", "none", "spectral")
 UPSAMPLES = ("transposed", "nearest")
@@ -35,8 +36,9 @@ def check_image_shape(image_shape: tuple[int, int, int]) -> int:
     if c in CHANNELS and h == w and h in SIZES:
         return int(math.log2(h // SIZES[h]))
     nearest = min(SIZES, key=lambda s: abs(s - max(h, w)))
-    raise GankitError(f"model dcgan takes {' or '.join(map(str, CHANNELS))}-channel images of 28x28, 32x32 or 64x64, "
-                      f"got {c}x{h}x{w}: add --image-size {nearest}" + ("" if c in CHANNELS else " and --channels 1 or 3"))
+    raise GankitError(f"model dcgan takes {' or '.join(map(str, CHANNELS))}-channel images of 28x28, 32x32, 64x64 or "
+                      f"128x128, got {c}x{h}x{w}: add --image-size {nearest}"
+                      + ("" if c in CHANNELS else " and --channels 1 or 3"))
 
 
 def check_options(width: int = 64, norm: str = "batch", upsample: str = "transposed",

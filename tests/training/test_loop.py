@@ -215,3 +215,22 @@ def test_training_on_an_array_in_memory_equals_training_on_the_same_npz_and_keep
     with pytest.raises(GankitError, match="is float32, not uint8"):
         gankit.train("seed", tmp_path / "bad", data=images.astype(np.float32), **quiet)
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_folder_of_128_px_colour_images_trains_and_samples_end_to_end(tmp_path, capsys):
+    from PIL import Image
+
+    from gankit.cli import main
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(16):
+        pixels = np.zeros((150, 130, 3), np.uint8)  # not square and not 128: resized to 128 x 128
+        pixels[20 + i:80 + i, 30:90] = rng.integers(0, 255, 3)
+        Image.fromarray(pixels).save(folder / f"{i:02d}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "rgb", "--dataset", f"folder:{folder}", "--image-size", "128", "--width", "8",
+                 "--epochs", "1", "--batch-size", "8", "--grid-size", "4", "--run-dir", str(run), "--no-progress"]) == 0
+    assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["images"].shape == (3, 3, 128, 128)
