@@ -45,16 +45,17 @@ def prepare(spec: str, data_dir: str | os.PathLike | None = None, log: Log = pri
 
 def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: str = "train",
                 limit: int | None = None, image_size: int | None = None, channels: int | None = None,
-                max_image_pixels: int | None = None, log: Log = print) -> ImageData:
+                max_image_pixels: int | None = None, fit: str = "crop", log: Log = print) -> ImageData:
     """The images of `spec`: the first `limit` (in file order) of `split`, resized to image_size x
-    image_size and converted to `channels` (1 or 3) where the source allows it."""
+    image_size (a non-square image by `fit`: crop, pad or stretch) and converted to `channels` (1 or 3) where the
+    source allows it."""
     parsed = _check(spec)
     _check_options(split, limit, image_size, channels)
     if parsed.name in emoji.PACKAGES:  # colour, 64 x 64, one split: resizable and convertible like a folder
         if split != "train":
             raise GankitError(f"{parsed.name} has only a train split, not '{split}': use split='train'")
         loaded = emoji.load(parsed.name, resolve_data_dir(data_dir), log)
-        return first(ImageData(convert(loaded.images, channels, image_size).contiguous(), loaded.labels,
+        return first(ImageData(convert(loaded.images, channels, image_size, fit).contiguous(), loaded.labels,
                                loaded.num_classes, loaded.name, loaded.class_names), limit)
     if parsed.kind == "builtin":
         if image_size not in (None, 28) or channels not in (None, 1):
@@ -65,27 +66,27 @@ def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: 
         raise GankitError(f"{parsed.name} has only a train split, not '{split}': use split='train'")
     if parsed.kind == "folder":
         return folder.load(parsed.path, parsed.name, limit, image_size, channels, log,
-                           max_image_pixels or folder.MAX_IMAGE_PIXELS)
-    return npz.load(parsed.path, parsed.name, limit, image_size, channels, log)
+                           max_image_pixels or folder.MAX_IMAGE_PIXELS, fit)
+    return npz.load(parsed.path, parsed.name, limit, image_size, channels, log, fit)
 
 
 def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *, holdout: int = 0,
                          limit: int | None = None, image_size: int | None = None, channels: int | None = None,
-                         max_image_pixels: int | None = None, log: Log = print) -> ImageData:
+                         max_image_pixels: int | None = None, fit: str = "crop", log: Log = print) -> ImageData:
     """The training split of `spec` as a run trains on it: without its validation slice of `holdout` images
     (gankit.data.split; 0: none), then the first `limit`."""
     loaded = load_images(spec, data_dir, limit=None if holdout else limit, image_size=image_size,
-                         channels=channels, max_image_pixels=max_image_pixels, log=log)
+                         channels=channels, max_image_pixels=max_image_pixels, fit=fit, log=log)
     return training_data(loaded, holdout, limit)
 
 
 def arrays_as_training_images(images, labels=None, *, holdout: int = 0, limit: int | None = None,
-                              image_size: int | None = None, channels: int | None = None,
+                              image_size: int | None = None, channels: int | None = None, fit: str = "crop",
                               log: Log = print) -> ImageData:
     """In-memory images (uint8, (N, H, W), (N, C, H, W) or (N, H, W, C); optional labels (N,)) as a run trains on
     them, checked as an npz file's are."""
     _check_options("train", limit, image_size, channels)
-    loaded = npz.from_arrays(images, labels, "data", "data", None, image_size, channels, log)
+    loaded = npz.from_arrays(images, labels, "data", "data", None, image_size, channels, log, fit)
     return training_data(loaded, holdout, limit)
 
 

@@ -77,7 +77,7 @@ MAX_IMAGE_PIXELS = 4096 * 4096  # per image, decoded: a guard against decompress
 
 
 def load(root: Path, name: str, limit: int | None, image_size: int | None, channels: int | None,
-         log: Log, max_image_pixels: int = MAX_IMAGE_PIXELS) -> ImageData:
+         log: Log, max_image_pixels: int = MAX_IMAGE_PIXELS, fit: str = "crop") -> ImageData:
     """The images under `root`, the first `limit` of them, as (N, channels, H, W) uint8.
 
     Default channels: 1 when every image is grayscale, else 3. Default size: the images' own, which
@@ -93,7 +93,7 @@ def load(root: Path, name: str, limit: int | None, image_size: int | None, chann
                          "pass a smaller --image-size or --limit")
     images = torch.empty((len(paths), channels, height, width), dtype=torch.uint8)
     for i, path in enumerate(paths):
-        images[i] = resize(to_channels(_decode(path), channels), height, width)
+        images[i] = resize(to_channels(_decode(path), channels), height, width, fit)
     classes = f" in {len(class_names)} classes" if class_names else " (no classes)"
     log(f"{name}: {len(paths)} images{classes}, as {channels}x{height}x{width}")
     return ImageData(images, None if labels is None else torch.tensor(labels, dtype=torch.int64),

@@ -19,13 +19,14 @@ LAYOUT = ("expected 'images' uint8 of shape (N,H,W), (N,C,H,W) or (N,H,W,C) with
 
 
 def load(path: Path, name: str, limit: int | None, image_size: int | None, channels: int | None,
-         log: Log) -> ImageData:
+         log: Log, fit: str = "crop") -> ImageData:
     images, labels = _read(path)
-    return from_arrays(images, labels, path, name, limit, image_size, channels, log)
+    return from_arrays(images, labels, path, name, limit, image_size, channels, log, fit)
 
 
 def from_arrays(images: Any, labels: Any = None, where: Path | str = "data", name: str = "data", limit: int | None = None,
-                image_size: int | None = None, channels: int | None = None, log: Log = print) -> ImageData:
+                image_size: int | None = None, channels: int | None = None, log: Log = print,
+                fit: str = "crop") -> ImageData:
     """Images (and labels) in memory, as NumPy arrays or tensors, checked as an npz file's are (`where` names
     them in errors)."""
     images, labels = _as_array(images, "images"), None if labels is None else _as_array(labels, "labels")
@@ -35,7 +36,7 @@ def from_arrays(images: Any, labels: Any = None, where: Path | str = "data", nam
     num_classes = 0 if labels is None else int(labels.max()) + 1  # over all images, not just the first `limit`
     if limit is not None:
         images, labels = images[:limit], None if labels is None else labels[:limit]
-    tensor = convert(torch.from_numpy(np.ascontiguousarray(images)), channels, image_size).contiguous()
+    tensor = convert(torch.from_numpy(np.ascontiguousarray(images)), channels, image_size, fit).contiguous()
     classes = f" with labels of {num_classes} classes" if labels is not None else " (no labels)"
     log(f"{name}: {len(tensor)} images{classes}, as {'x'.join(map(str, tensor.shape[1:]))}")
     return ImageData(tensor, None if labels is None else torch.from_numpy(labels.astype(np.int64)),

@@ -52,6 +52,8 @@ class TrainConfig:
     limit: int | None = option(None, "train on the first N images only", "data", metavar="N")
     image_size: int | None = option(None, "resize folder: images to N x N", "data", metavar="N")
     channels: int | None = option(None, "1 (grayscale) or 3 (RGB), for folder: images", "data", choices=(1, 3))
+    image_fit: str = option("crop", "how --image-size makes a non-square image square: crop (the centred square), "
+                            "pad (black bars) or stretch", "data", choices=_registry("gankit.data.convert", "FITS"))
     max_image_pixels: int = option(4096 * 4096, "folder: images: refuse an image of more pixels than N before "
                                    "decoding it (a guard against decompression bombs)", "data", metavar="N")
     # the models and the game
@@ -398,6 +400,10 @@ def validate(cfg: TrainConfig, check_data: bool = True) -> TrainConfig:
                               f"has them for {' and '.join(domain_datasets())}; evaluate other data afterwards "
                               "with `gankit evaluate RUN --features inception`")
     _check_self_condition(cfg)
+    from gankit.data.convert import FITS
+
+    if cfg.image_fit not in FITS:
+        raise GankitError(f"unknown --image-fit {cfg.image_fit!r}: use {', '.join(FITS)}")
     if cfg.channels not in (None, 1, 3):
         raise GankitError(f"--channels must be 1 or 3, got {cfg.channels}")
     if not all(0 <= b < 1 for b in cfg.betas):

@@ -148,11 +148,11 @@ def _load_checked(cfg: TrainConfig, device: torch.device, log: Log, arrays: tupl
     holdout = cfg.eval_holdout if cfg.eval_every else 0
     if arrays is not None:
         dataset = data.arrays_as_training_images(*arrays, holdout=holdout, limit=cfg.limit, image_size=cfg.image_size,
-                                                 channels=cfg.channels, log=log)
+                                                 channels=cfg.channels, fit=cfg.image_fit, log=log)
     else:
         dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=holdout, limit=cfg.limit,
                                             image_size=cfg.image_size, channels=cfg.channels,
-                                            max_image_pixels=cfg.max_image_pixels, log=log)
+                                            max_image_pixels=cfg.max_image_pixels, fit=cfg.image_fit, log=log)
     _, num_classes = _labels(cfg, dataset)
     footprint.check_fits(cfg, tuple(dataset.shape), num_classes or cfg.self_condition, device)
     return dataset

@@ -679,3 +679,14 @@ def test_real_fashion_mnist_from_debian_download(tmp_path, monkeypatch):
     assert test.images.shape == (10000, 1, 28, 28) and test.images.dtype == torch.uint8
     assert torch.equal(torch.bincount(test.labels), torch.full((10,), 1000))
     assert len(data.load_images("fashion-mnist", tmp_path / "data", log=Log())) == 60000
+
+
+def test_non_square_images_are_cropped_padded_or_stretched_to_a_square():
+    from gankit.data.convert import resize
+
+    wide = torch.arange(32, dtype=torch.uint8).reshape(1, 1, 4, 8) * 7  # 4 high, 8 wide, every pixel distinct
+    assert torch.equal(resize(wide, 4, 4, "crop"), wide[..., :, 2:6])  # the centred square, as it was
+    padded = resize(wide, 8, 8, "pad")
+    assert torch.equal(padded[..., 2:6, :], wide) and padded[..., :2, :].eq(0).all() and padded[..., 6:, :].eq(0).all()
+    stretched = resize(wide, 4, 4, "stretch")
+    assert stretched.shape == (1, 1, 4, 4) and not torch.equal(stretched, wide[..., :, 2:6])  # all columns averaged in
