@@ -425,7 +425,7 @@ def test_unknown_dataset():
 
 
 def test_specs_and_names(tmp_path):
-    assert data.dataset_names() == ["mnist", "fashion-mnist", "folder:PATH", "npz:PATH"]
+    assert data.dataset_names() == ["mnist", "fashion-mnist", "emoji", "twemoji", "folder:PATH", "npz:PATH"]
     data.check_spec("mnist")
     data.check_spec("Fashion-MNIST")
     data.check_spec(f"folder:{tmp_path}")
