@@ -126,8 +126,15 @@ class ConditionSampler:
         if not self.columns:
             return np.zeros((n, 0), np.float32)
         cols = rng.integers(len(self.columns), size=n)
-        cats = np.array([rng.choice(len(self.counts[j]), p=np.asarray(self.counts[j]) / sum(self.counts[j]))
-                         for j in cols], dtype=int)
+        # What one rng.choice(k, p=counts / total) per row draws, for all rows at once: numpy's choice takes one
+        # uniform per call and searches the normalised cumulative shares, so the same seed gives the same rows
+        uniforms = rng.random(n)
+        cats = np.empty(n, dtype=int)
+        for j in np.unique(cols):
+            where = np.flatnonzero(cols == j)
+            cdf = (np.asarray(self.counts[j]) / sum(self.counts[j])).cumsum()
+            cdf /= cdf[-1]
+            cats[where] = cdf.searchsorted(uniforms[where], side="right")
         return self.vectors(cols, cats)
 
     def vectors(self, cols: np.ndarray, cats: np.ndarray) -> np.ndarray:

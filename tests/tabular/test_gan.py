@@ -286,3 +286,18 @@ def test_a_built_in_table_trained_without_target_is_scored_on_its_own_target_and
     report = tabular_run.evaluate_run(run, log=lines.append)
     assert report.scores["ml_efficacy"]["target"] == "income" and report.scores["rows"]["real_test"] == 200
     assert "target income, the data set's own" in lines[-1]
+
+
+def test_sampling_conditions_for_all_rows_at_once_draws_what_one_choice_per_row_drew():
+    """The vectorised draw must give, seed for seed, the categories of the per-row loop it replaced."""
+    from gankit.tabular.model import ConditionSampler
+
+    sampler = ConditionSampler.__new__(ConditionSampler)
+    sampler.columns = [object(), object(), object()]
+    sampler.counts = [[5, 1, 0, 9], [3, 3], [1, 2, 3, 4, 5, 6, 7]]
+    sampler.offsets, sampler.dim = [0, 4, 6], 13
+    got = sampler.sample_batch(5000, np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    cols = rng.integers(3, size=5000)
+    cats = [rng.choice(len(sampler.counts[j]), p=np.asarray(sampler.counts[j]) / sum(sampler.counts[j])) for j in cols]
+    assert np.array_equal(got, sampler.vectors(cols, np.asarray(cats)))
