@@ -75,6 +75,8 @@ class TrainConfig:
                         "loss and stabilisers")
     augment: str = option("", "DiffAugment policy for D's inputs: a comma-separated choice of color, translation, "
                           "cutout", "loss and stabilisers")
+    mirror: bool = option(False, "flip each real image left to right with probability 1/2 (for data without a "
+                          "handedness: faces, objects; not digits or text)", "loss and stabilisers")
     n_critic: int = option(1, "D steps per G step", "loss and stabilisers")
     lr_g: float | None = option(None, "G's learning rate (default: --lr)", "optimisation")
     lr_d: float | None = option(None, "D's learning rate (default: --lr); TTUR: lr_d > lr_g", "optimisation")

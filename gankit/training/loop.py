@@ -48,13 +48,19 @@ MAX_CLASSES = 100_000  # a conditional model's classes: G and D hold an embeddin
 
 
 def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, batch: int, z_dim: int,
-               world: distributed.World = distributed.World(), labels: torch.Tensor | None = None):
+               world: distributed.World = distributed.World(), labels: torch.Tensor | None = None,
+               mirror: bool = False):
     """This rank's real images (in [-1, 1]), noise and labels (None for unconditional models) for one step.
-    The whole batch's noise is drawn on every rank, so N ranks consume the RNG exactly as one process does."""
+    The whole batch's noise (and, with `mirror`, its coin flips) is drawn on every rank, so N ranks consume the RNG
+    exactly as one process does. `mirror`: each real image is flipped left to right with probability 1/2."""
     idx = perm[step_in_epoch * batch:(step_in_epoch + 1) * batch]
     z = torch.randn(len(idx), z_dim, device=images.device)
     mine = world.shard(idx)
-    return to_model_range(images[mine]), world.shard(z), (labels[mine] if labels is not None else None)
+    real = to_model_range(images[mine])
+    if mirror:
+        flip = world.shard(torch.rand(len(idx), device=images.device) < 0.5)
+        real = torch.where(flip[:, None, None, None], real.flip(-1), real)
+    return real, world.shard(z), (labels[mine] if labels is not None else None)
 
 
 def make_adam(module: nn.Module, cfg: TrainConfig, device: torch.device, lr: float | None = None) -> torch.optim.Optimizer:
@@ -326,7 +332,7 @@ class _Trainer:
         stopped_by = "epochs"
         while self.step_in_epoch < self.steps_per_epoch:
             self.meter.add(self.train_step(*draw_batch(self.images, perm, self.step_in_epoch, cfg.batch_size,
-                                                       cfg.z_dim, world, self.labels)))
+                                                       cfg.z_dim, world, self.labels, cfg.mirror)))
             self.step, self.step_in_epoch, self.steps_run = self.step + 1, self.step_in_epoch + 1, self.steps_run + 1
             self.stop.arm()  # a step has run (and compiled): a signal now stops cleanly after the current step
             at_log_point = self.step % cfg.log_every == 0 or self.step_in_epoch == self.steps_per_epoch

@@ -234,3 +234,18 @@ def test_a_folder_of_128_px_colour_images_trains_and_samples_end_to_end(tmp_path
                  "--epochs", "1", "--batch-size", "8", "--grid-size", "4", "--run-dir", str(run), "--no-progress"]) == 0
     assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "s.npz")]) == 0
     assert np.load(tmp_path / "s.npz")["images"].shape == (3, 3, 128, 128)
+
+
+def test_mirror_flips_about_half_the_real_images_and_nothing_else():
+    from gankit.training.loop import draw_batch
+
+    images = torch.arange(2 * 1 * 2 * 3, dtype=torch.uint8).reshape(2, 1, 2, 3).repeat(200, 1, 1, 1)
+    perm = torch.arange(len(images))
+    torch.manual_seed(0)
+    plain, z_plain, _ = draw_batch(images, perm, 0, 400, 8)
+    torch.manual_seed(0)
+    mirrored, z_mirrored, _ = draw_batch(images, perm, 0, 400, 8, mirror=True)
+    assert torch.equal(z_plain, z_mirrored)  # the noise is drawn before the coin flips
+    flipped = (mirrored != plain).flatten(1).any(1)
+    assert 150 < int(flipped.sum()) < 250
+    assert torch.equal(mirrored[flipped], plain[flipped].flip(-1)) and torch.equal(mirrored[~flipped], plain[~flipped])
