@@ -80,14 +80,19 @@ def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *
     return training_data(loaded, holdout, limit)
 
 
-def arrays_as_training_images(images, labels=None, *, holdout: int = 0, limit: int | None = None,
-                              image_size: int | None = None, channels: int | None = None, fit: str = "crop",
-                              log: Log = print) -> ImageData:
-    """In-memory images (uint8, (N, H, W), (N, C, H, W) or (N, H, W, C); optional labels (N,)) as a run trains on
-    them, checked as an npz file's are."""
+def from_arrays(images, labels=None, log: Log = print) -> ImageData:
+    """In-memory images (uint8, (N, H, W), (N, C, H, W) or (N, H, W, C); optional labels (N,)) as (N, C, H, W),
+    checked as an npz file's are."""
+    return npz.from_arrays(images, labels, "data", "data", log=log)
+
+
+def training_images_from(loaded: ImageData, *, holdout: int = 0, limit: int | None = None,
+                         image_size: int | None = None, channels: int | None = None, fit: str = "crop") -> ImageData:
+    """Images already in memory (`from_arrays`) as a run trains on them: converted, less the validation slice."""
     _check_options("train", limit, image_size, channels)
-    loaded = npz.from_arrays(images, labels, "data", "data", None, image_size, channels, log, fit)
-    return training_data(loaded, holdout, limit)
+    converted = ImageData(convert(loaded.images, channels, image_size, fit), loaded.labels, loaded.num_classes,
+                          loaded.name, loaded.class_names)
+    return training_data(converted, holdout, limit)
 
 
 def _check_options(split: str, limit: int | None, image_size: int | None, channels: int | None) -> None:

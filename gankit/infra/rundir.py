@@ -63,10 +63,12 @@ class RunLock:
 
 def check_new_run_dir(path: Path, *, force: bool) -> None:
     """Refuse, before anything is created, to start a new run in a directory that holds something."""
-    if _has_files(path) and not force:
+    if not _has_files(path):  # one walk of the directory
+        return
+    if not force:
         raise GankitError(f"run directory {path} already exists: use --resume to continue it, --force to replace "
                           "it, or another --run-dir")
-    if _has_files(path) and not (path / "config.json").is_file():
+    if not (path / "config.json").is_file():
         raise GankitError(f"{path} exists and is not a gankit run directory, so --force will not delete it: choose "
                           "another --run-dir")
 

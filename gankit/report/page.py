@@ -56,9 +56,10 @@ def number(value: Any) -> str:
 def table(header: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[str] | None = None) -> str:
     """An HTML table; numbers right-aligned; `keys` names each row (data-key) so tests can find its numbers."""
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    names = list(keys) if keys is not None else None  # once: an iterator of keys is read one time only
     body = []
     for i, row in enumerate(rows):
-        key = f' data-key="{esc(list(keys)[i])}"' if keys is not None else ""
+        key = f' data-key="{esc(names[i])}"' if names is not None else ""
         cells = "".join(f'<td class="num">{number(c)}</td>' if isinstance(c, (int, float)) and not isinstance(c, bool)
                         else f"<td>{esc('-' if c is None else c)}</td>" for c in row)
         body.append(f"<tr{key}>{cells}</tr>")

@@ -103,6 +103,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
             raise GankitError("a resumed run reads the data.npz in its directory: leave out data= when resuming")
         run_dir = Path(run_dir) if run_dir is not None else default_run_dir(cfg)
         cfg = dataclasses.replace(cfg, dataset=f"npz:{(run_dir / DATA_FILE).resolve()}")
+        arrays = data.from_arrays(*arrays, log=log)  # checked and made (N, C, H, W) once: trained on and saved
     if not resume:
         config_mod.validate(cfg, check_data=arrays is None)  # before anything is written
     device = distributed.local_device(resolve_device(cfg.device))
@@ -132,7 +133,7 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
                 device = distributed.local_device(resolve_device(cfg.device))
                 dataset = _load_checked(cfg, device, log)
             if arrays is not None and world.is_main:
-                _save_arrays(run_dir / DATA_FILE, dataset, arrays)
+                _save_arrays(run_dir / DATA_FILE, arrays)
             if state is None and world.is_main:
                 write_text(run_dir / "config.json", cfg.to_json() + "\n")  # a run killed from here on can resume
             if device.type == "cuda" and device.index is not None:
@@ -149,12 +150,13 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     return result
 
 
-def _load_checked(cfg: TrainConfig, device: torch.device, log: Log, arrays: tuple | None = None) -> data.ImageData:
+def _load_checked(cfg: TrainConfig, device: torch.device, log: Log,
+                  arrays: data.ImageData | None = None) -> data.ImageData:
     """The training images, then a check that the models and a batch fit in memory, before any allocation."""
     holdout = cfg.eval_holdout if cfg.eval_every else 0
     if arrays is not None:
-        dataset = data.arrays_as_training_images(*arrays, holdout=holdout, limit=cfg.limit, image_size=cfg.image_size,
-                                                 channels=cfg.channels, fit=cfg.image_fit, log=log)
+        dataset = data.training_images_from(arrays, holdout=holdout, limit=cfg.limit, image_size=cfg.image_size,
+                                            channels=cfg.channels, fit=cfg.image_fit)
     else:
         dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=holdout, limit=cfg.limit,
                                             image_size=cfg.image_size, channels=cfg.channels,
@@ -164,14 +166,12 @@ def _load_checked(cfg: TrainConfig, device: torch.device, log: Log, arrays: tupl
     return dataset
 
 
-def _save_arrays(path: Path, dataset: data.ImageData, arrays: tuple) -> None:
+def _save_arrays(path: Path, full: data.ImageData) -> None:
     """The images as given (all of them: --limit and the validation slice are cut again on resume), as an npz."""
     import numpy as np
 
-    from gankit.data.npz import from_arrays
     from gankit.infra.io import atomic_path
 
-    full = from_arrays(*arrays, where="data", name="data", log=lambda m: None)
     saved = {"images": full.images.numpy()}
     if full.labels is not None:
         saved["labels"] = full.labels.numpy()
