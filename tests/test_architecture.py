@@ -23,6 +23,7 @@ ALLOWED = {
     "eval": {"infra", "data", "metrics", "generate"},
     "augmentation": {"infra", "data", "metrics", "training", "generate"},
     "tabular": {"infra"},
+    "timeseries": {"infra"},
     "reference": {"infra", "data"},
     "report": {"infra", "data", "metrics", "training", "tabular", "generate"},
 }
