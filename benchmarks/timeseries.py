@@ -35,13 +35,15 @@ from gankit.timeseries.data import read_splits  # noqa: E402
 from gankit.timeseries.gan import TimeSeriesGAN  # noqa: E402
 from gankit.timeseries.metrics import evaluate_series  # noqa: E402
 
+PEER = "ydata-timegan"
 SCORES = ("discriminative", "predictive", "marginal", "autocorrelation", "tstr")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="sines")
-    p.add_argument("--recipes", nargs="+", default=["conv", "timegan"], choices=["conv", "timegan"])
+    p.add_argument("--recipes", nargs="+", default=["conv", "timegan"], choices=["conv", "timegan", PEER],
+                   help=f"{PEER}: ydata-synthetic's TimeGAN in its own virtual environment (benchmarks/timeseries_peer.py)")
     p.add_argument("--minutes", type=float, default=15.0, help="training wall clock per recipe and seed")
     p.add_argument("--steps", type=int, default=None, help="train this many steps instead of a time budget "
                    "(e.g. TimeGAN's published 3 x 50,000)")
@@ -61,6 +63,8 @@ def main() -> None:
 
 
 def _arm(recipe: str, seed: int, train, test, a) -> dict:
+    if recipe == PEER:
+        return _peer_arm(seed, train, test, a)
     budget = dict(steps=a.steps) if a.steps else dict(steps=10**9, minutes=a.minutes)
     start = time.monotonic()
     gan = TimeSeriesGAN(recipe=recipe, seed=seed, log_every=1000, **budget).fit(train, log=_quiet_steps)
@@ -74,6 +78,18 @@ def _arm(recipe: str, seed: int, train, test, a) -> dict:
     print(f"{recipe} seed {seed}: {steps} steps in {train_s / 60:.1f} min\n{report.summary()}", flush=True)
     return {"recipe": recipe, "seed": seed, "train_minutes": round(train_s / 60, 2), "steps": steps,
             "report": report.to_json()}
+
+
+def _peer_arm(seed: int, train, test, a) -> dict:
+    from benchmarks.timeseries_peer import train_and_sample
+
+    lo, hi = train.values.min(axis=(0, 1)), train.values.max(axis=(0, 1))
+    scaled = (train.values - lo) / (hi - lo + 1e-7)
+    synth, info = train_and_sample(scaled, len(train.values), a.minutes, seed)
+    report = evaluate_series(train.values, synth * (hi - lo + 1e-7) + lo, test.values,
+                             seeds=tuple(range(a.metric_seeds)), log=print)
+    print(f"{PEER} seed {seed}: {info}\n{report.summary()}", flush=True)
+    return {"recipe": PEER, "seed": seed, "train_minutes": a.minutes, "peer": info, "report": report.to_json()}
 
 
 def _quiet_steps(message: str) -> None:
