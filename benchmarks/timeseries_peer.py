@@ -7,7 +7,8 @@ which has no wheel for Python 3.11. ydata-synthetic's `fit` cuts windows out of 
 sines are 10,000 separate series, so the child calls the model's own `train(data, train_steps)` on them, as
 `fit` does after cutting. Its three phases each get a third of the wall-clock budget: the progress bars it
 loops over are replaced by ones that end when the phase's time is spent (its code is otherwise untouched).
-Its hyperparameters are those of its TimeGAN example: batch 128, lr 5e-4, hidden (latent) 24, gamma 1.
+Its hyperparameters are those of its TimeGAN example: batch 128, lr 5e-4, hidden (latent) 24, gamma 1. Its
+2.0.1 release's package `__init__` calls `warn` without importing it; the child defines it before the import.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ VENV = ROOT / ".bench-venvs" / f"ydata-synthetic-{VERSION}"
 CHILD = r"""
 import sys, time, numpy as np
 budget_s, seed, n = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+import builtins, warnings
+builtins.warn = warnings.warn  # 2.0.1's package __init__ calls warn() without importing it (NameError otherwise)
 import tensorflow as tf
 tf.random.set_seed(seed); np.random.seed(seed)
 from ydata_synthetic.synthesizers.base import ModelParameters

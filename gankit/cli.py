@@ -54,6 +54,8 @@ TRAIN_EXAMPLES = """examples:
   gankit train --preset best-cond --minutes 15                  class-conditional (then gankit augment)
   gankit train --dataset folder:~/cats --preset rgb             your own colour images, 32 x 32
   gankit train --dataset csv:people.csv --target income         a table
+  gankit train --dataset sines                                  time series (TimeGAN's sines), 15 minutes
+  gankit train --dataset series:prices.csv --window 24          your own series: windows of one long series
   gankit train --run-dir runs/best --resume --minutes 30        continue a run
   gankit presets                                                what each preset changes"""
 
@@ -100,7 +102,8 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
                         help="conv: gankit's temporal-conv GAN (hinge, spectral norm, EMA; conditional on labels); "
                         "timegan: TimeGAN as its released code trains it (default: conv)")
     series.add_argument("--steps", type=_positive_int, default=argparse.SUPPRESS, metavar="N",
-                        help="training iterations, or fewer if --minutes ends first (default: 50000)")
+                        help="training iterations, or fewer if --minutes ends first (default: 50000; a sequence run's --minutes "
+                        "defaults to 15)")
     series.add_argument("--window", type=_positive_int, default=argparse.SUPPRESS, metavar="L",
                         help="cut every series (or one long series) into windows of L steps")
     series.add_argument("--stride", type=_positive_int, default=argparse.SUPPRESS, metavar="S",
@@ -142,7 +145,7 @@ def _run_train(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if result.stopped_by == "signal" else 0
 
 
-def _report_and_next_steps(run_dir, table: bool = False) -> None:
+def _report_and_next_steps(run_dir, out: str = "grid.png") -> None:
     """The run's report.html (rank 0 only under torchrun), then what to run next."""
     import os
 
@@ -152,7 +155,6 @@ def _report_and_next_steps(run_dir, table: bool = False) -> None:
     from gankit.report import write_report
 
     print(f"report: {write_report(run_dir)} (open it in a browser)")
-    out = "synth.csv" if table else "grid.png"
     print(f"next: gankit sample {run_dir} -n 64 --out {out}; gankit evaluate {run_dir}; gankit info {run_dir}")
 
 
@@ -176,7 +178,7 @@ def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:
         options["kinds"] = dict(_column_kind(text) for text in flags["column_kind"])
     run_dir = tabular_run.train_table(flags.get("dataset", ""), options, args.run_dir, target=flags.get("target"),
                                       resume=args.resume, force=args.force, data_dir=flags.get("data_dir"))
-    _report_and_next_steps(run_dir, table=True)
+    _report_and_next_steps(run_dir, out="synth.csv")
     return 0
 
 
@@ -196,8 +198,7 @@ def _run_train_series(args: argparse.Namespace, flags: dict[str, Any]) -> int:
                           f"{', '.join('--' + f.replace('_', '-') for f in sorted(SERIES_FLAGS | set(SERIES_ONLY)))}")
     run_dir = series_run.train_series(flags.get("dataset", ""), {k: flags[k] for k in given}, args.run_dir,
                                       data=data, resume=args.resume, force=args.force, data_dir=flags.get("data_dir"))
-    print(f"run directory: {run_dir}")
-    print(f"next: gankit sample {run_dir} -n 1000 --out synth.npz; gankit evaluate {run_dir}")
+    _report_and_next_steps(run_dir, out="synth.npz")
     return 0
 
 
@@ -287,7 +288,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("source", nargs="?", help="a run directory, an .npz file with `images` (and `labels`), or a folder "
                    "of images; for tables, a tabular run directory (or give --real and --synthetic)")
     p.add_argument("--dataset", default=None, help="the data the images should look like (default: the run's)")
-    p.add_argument("-n", type=_positive_int, default=10_000, help="generated and real images (default: 10000)")
+    p.add_argument("-n", type=_positive_int, default=None, help="generated and real images (default: 10000; a "
+                   "sequence run: as many series as its training split)")
     p.add_argument("--metrics", default=None, help="comma-separated, e.g. fid,kid,pr (default: fid,kid,is,pr,dc,"
                    "classes,memorisation,label_accuracy)")
     p.add_argument("--features", default="domain", choices=["domain", "inception"],
@@ -334,9 +336,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.source and series_spec.is_series_run(args.source):
         from gankit.timeseries import run as series_run
 
-        report = series_run.evaluate_run(args.source, n=args.n if args.n != 10_000 else None, seed=args.seed,
+        report = series_run.evaluate_run(args.source, n=args.n, seed=args.seed,
                                          data_dir=args.data_dir, log=log)
         print(json.dumps(report.to_json(), allow_nan=False) if args.json else report.summary())
+        _refresh_report(args.source, log)
         return 0
     if args.source is None:
         raise GankitError("name what to evaluate: a run directory, an .npz file or a folder of images")
@@ -345,7 +348,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if not Path(args.source).exists():
         raise GankitError(f"{args.source} not found: give a run directory, an .npz file or a folder of images")
     metrics = DEFAULT_METRICS if args.metrics is None else [m.strip() for m in args.metrics.split(",") if m.strip()]
-    report = evaluate(args.source, dataset=args.dataset, n=args.n, features=args.features, seed=args.seed, metrics=metrics,
+    report = evaluate(args.source, dataset=args.dataset, n=args.n or 10_000, features=args.features, seed=args.seed, metrics=metrics,
                       reference_split=args.reference, data_dir=args.data_dir, device=args.device,
                       checkpoint=args.checkpoint, log=log)
     print(json.dumps(report.to_json()) if args.json else report.table())

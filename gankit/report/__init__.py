@@ -20,6 +20,10 @@ def write_report(run_dir: str | Path, data_dir: str | None = None) -> Path:
         from gankit.report import table_run
 
         sections = table_run.sections(run_dir, config, data_dir)
+    elif config.get("kind") == "timeseries":
+        from gankit.report import series_run
+
+        sections = series_run.sections(run_dir, config)
     else:
         from gankit.report import image_run
 

@@ -178,7 +178,10 @@ def _privacy_line(scores: dict) -> str:
     p = scores["privacy"]
     return (f"Privacy: {p['exact_copies']} synthetic rows copy a real row exactly (the held-out real rows: "
             f"{p['holdout_exact_copies']}); {p['share_closer_than_holdout_p5']:.0%} of synthetic rows are closer "
-            f"to a real row than the closest 5% of held-out real rows (fresh rows: about 5%).")
+            f"to a real row than the closest 5% of held-out real rows (fresh rows: about 5%)."
+            + (" Warning: that is more than twice what fresh rows give: the generator may be copying training "
+               "rows; share this table only after training for fewer epochs or on more rows."
+               if p.get("near_copy_warning") else ""))
 
 
 def _grade(value: float, good: str, fair: str, poor: str) -> str:

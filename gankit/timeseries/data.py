@@ -195,6 +195,21 @@ def _read_csv(path: Path, window: int | None, series_id: str | None, time: str |
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise GankitError(f"cannot read {path} as CSV ({describe(exc)}): save it as comma-separated text "
                           "with a header row") from None
+    return _from_frame(frame, path, window, series_id, time)
+
+
+def from_frame(frame: Any, *, window: int | None = None, stride: int | None = None, series_id: str | None = None,
+               time: str | None = None, log: Log = print) -> SeriesData:
+    """A pandas DataFrame read as a `series:FILE.csv` is (the layouts in the module docstring): wide without
+    `series_id` and `window`, long with `series_id`, one long series cut into windows with `window` alone."""
+    _check_options("series:frame.csv", "train", window, stride, series_id, time)
+    found = _from_frame(frame, Path("the DataFrame"), window, series_id, time)
+    _check_finite("the DataFrame", found)
+    return _windows("the DataFrame", found, window, stride or 1, log) if window else \
+        _equal_length("the DataFrame", found)
+
+
+def _from_frame(frame: Any, path: Path, window: int | None, series_id: str | None, time: str | None) -> _Set:
     if frame.empty:
         raise GankitError(f"{path} has no rows below its header: check the file")
     for column in (series_id, time):

@@ -1,6 +1,7 @@
 """`TimeSeriesGAN`: fit a set of sequences, sample new ones, save and load them.
 
-    gan = TimeSeriesGAN(minutes=15, seed=0).fit(values)     # values: (N, T, F) or (N, T) array, or SeriesData
+    gan = TimeSeriesGAN(minutes=15, seed=0).fit(values)     # (N, T, F) or (N, T) array, SeriesData, DataFrame
+    gan.fit(from_frame(df, series_id="sensor", time="t"))    # a long DataFrame (data.from_frame: every layout)
     synth = gan.sample(1000)                                  # (1000, T, F), in the data's own units
     synth, labels = gan.sample(100, return_labels=True)       # a labelled set: classes as often as in the data
     gan.save("sines.pt"); gan = TimeSeriesGAN.load("sines.pt")
@@ -25,6 +26,7 @@ import torch
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
+from gankit.timeseries.health import SeriesHealth, spread
 from gankit.timeseries.recipes import RECIPES, ConvRecipe, TimeGANRecipe
 
 KIND = "timeseries"
@@ -35,7 +37,7 @@ DEFAULT_LR = {"conv": 2e-4, "timegan": 1e-3}  # timegan: TensorFlow's Adam defau
 class SeriesConfig:
     recipe: str = "conv"  # conv: gankit's; timegan: the faithful baseline
     steps: int = 50_000  # iterations (timegan: its three phases together)
-    minutes: float | None = None
+    minutes: float | None = 15.0  # as a bare `gankit train`: at most 15 minutes, whichever ends first
     batch_size: int = 128
     lr: float | None = None  # None: the recipe's default
     z_dim: int = 64  # conv
@@ -101,6 +103,7 @@ class TimeSeriesGAN:
 
         log(f"training the {cfg.recipe} recipe on {len(x)} series of {x.shape[1]} steps x {x.shape[2]} features"
             + (f", {len(self.meta['classes'])} classes" if self.meta["classes"] else ""))
+        health = SeriesHealth(log, spread(x[:4096]))
         start = last_save = time.monotonic()
         sums: dict[str, float] = {}
         while step < cfg.steps:
@@ -108,12 +111,15 @@ class TimeSeriesGAN:
             if elapsed >= budget or (stop is not None and stop()):
                 log(f"stopped at step {step} by {'the --minutes budget' if elapsed >= budget else 'a signal'}")
                 break
-            row = self.recipe.step(draw, max(step / cfg.steps, elapsed / budget))
+            progress = max(step / cfg.steps, elapsed / budget)
+            row = self.recipe.step(draw, progress)
             step += 1
             for k, v in row.items():
                 sums[k] = sums.get(k, 0.0) + v
             if step % cfg.log_every == 0:
-                self._log_window(step, sums, elapsed, log)
+                row = self._log_window(step, sums, elapsed, log)
+                if not isinstance(self.recipe, TimeGANRecipe) or self.recipe.phase(progress) == "joint":
+                    health.check(row, step, spread(self._generate(256, y)))  # timegan: once G is in the game
                 sums = {}
             if on_checkpoint is not None and time.monotonic() - last_save >= checkpoint_every_s:
                 on_checkpoint(self, self._training_state(rng, step, elapsed_before + time.monotonic() - start))
@@ -131,7 +137,14 @@ class TimeSeriesGAN:
         return ConvRecipe(m["length"], len(m["features"]), len(m["classes"] or []), z_dim=cfg.z_dim,
                           width=cfg.width, lr=lr)
 
-    def _log_window(self, step: int, sums: dict[str, float], elapsed: float, log: Log) -> None:
+    def _generate(self, n: int, y: torch.Tensor | None) -> torch.Tensor:
+        """n series for the health check, of classes drawn from the data's (a private generator: training's
+        random streams stay as they are)."""
+        gen = torch.Generator().manual_seed(0)
+        labels = None if y is None or not self.meta["classes"] else y[torch.randint(len(y), (n,), generator=gen)]
+        return self.recipe.generate(n, gen, labels, self.meta["length"])
+
+    def _log_window(self, step: int, sums: dict[str, float], elapsed: float, log: Log) -> dict[str, float]:
         row = {"step": step, "seconds": round(elapsed, 1),
                **{k: round(v / self.config.log_every, 5) for k, v in sums.items()}}
         self.history.append(row)
@@ -142,6 +155,7 @@ class TimeSeriesGAN:
         losses = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "seconds"))
         phase = f" [{self.recipe.phase(step / self.config.steps)}]" if isinstance(self.recipe, TimeGANRecipe) else ""
         log(f"step {step}/{self.config.steps}{phase} ({elapsed:.0f} s): {losses}")
+        return row
 
     # --- scaling ---
     def _scale(self, values: np.ndarray) -> np.ndarray:
@@ -238,6 +252,10 @@ class TimeSeriesGAN:
 def _as_arrays(data: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None, list[str], list[str] | None]:
     """(values (N, T, F) float32, labels int64 or None, feature names, class names or None), checked."""
     features, classes = None, None
+    if hasattr(data, "columns") and hasattr(data, "iloc"):  # a pandas DataFrame: one series per row
+        from gankit.timeseries.data import from_frame
+
+        data = from_frame(data)
     if hasattr(data, "values") and hasattr(data, "features"):  # a SeriesData
         data, labels, features, classes = data.values, data.labels if labels is None else labels, \
             data.features, data.classes

@@ -5,6 +5,7 @@
     RUN_DIR/history.csv           losses per log window
     RUN_DIR/samples.png           generated series beside real ones, at the end of training
     RUN_DIR/evaluation.json       the scores of the last `gankit evaluate`, with the real-data floor
+    RUN_DIR/embedding.png         its PCA picture of real and generated series (TimeGAN's figure)
 """
 
 from __future__ import annotations
@@ -156,6 +157,9 @@ def evaluate_run(run_dir: str | Path, *, n: int | None = None, seed: int = 0, se
                              labels=train.labels if labelled else None, synth_labels=synth_labels if labelled else None,
                              test_labels=test.labels if labelled else None, iterations=iterations, log=log)
     write_text(Path(run_dir) / "evaluation.json", json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n")
+    from gankit.timeseries.figures import embedding_png
+
+    embedding_png(train.values, synth, Path(run_dir) / "embedding.png", method="pca", seed=seed)  # TimeGAN's picture
     return report
 
 

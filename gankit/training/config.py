@@ -47,7 +47,8 @@ GROUPS = ("data", "model", "loss and stabilisers", "optimisation", "evaluation d
 class TrainConfig:
     # what to learn
     preset: str = option("seed", "named recipe", "data", choices=_registry("gankit.training.config", "PRESETS"))
-    dataset: str = option("mnist", "mnist, fashion-mnist, folder:PATH or npz:PATH; tables: adult or csv:PATH", "data")
+    dataset: str = option("mnist", "mnist, fashion-mnist, emoji, folder:PATH or npz:PATH; tables: adult or "
+                                   "csv:PATH; sequences: sines, ucr:NAME or series:FILE", "data")
     data_dir: str | None = option(None, "where data sets are kept ($GANKIT_DATA or ~/.cache/gankit/data)", "data")
     limit: int | None = option(None, "train on the first N images only", "data", metavar="N")
     image_size: int | None = option(None, "resize folder: images to N x N", "data", metavar="N")

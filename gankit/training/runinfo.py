@@ -24,6 +24,8 @@ def describe_run(run_dir: str | Path) -> str:
     lines = [f"run directory {run_dir}"]
     if saved.get("kind") == "tabular":
         lines += _tabular(run_dir, saved)
+    elif saved.get("kind") == "timeseries":
+        lines += _series(run_dir, saved)
     else:
         lines += _images(run_dir, TrainConfig.from_dict(saved))
     files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -60,4 +62,19 @@ def _tabular(run_dir: Path, saved: dict) -> list[str]:
     history = run_dir / "history.csv"
     epochs = max(0, len(history.read_text().splitlines()) - 1) if history.is_file() else 0
     lines.append(f"trained: {epochs} of {options.get('epochs')} epochs")
+    return lines
+
+
+def _series(run_dir: Path, saved: dict) -> list[str]:
+    options = saved.get("options", {})
+    data = ", ".join(f"{k} {v}" for k, v in sorted(saved.get("data", {}).items()))
+    lines = [f"sequence run on {saved.get('dataset')}{f' ({data})' if data else ''}: recipe {options.get('recipe')}, "
+             f"batch {options.get('batch_size')}, seed {options.get('seed')}"
+             + (f", {options['minutes']:g}-minute budget" if options.get("minutes") else "")]
+    last = run_dir / "checkpoints" / "last.pt"
+    if last.is_file():
+        state = checkpoint.load(last)
+        lines.append(f"trained: step {state['step']} of {options.get('steps')}, {state['elapsed'] / 60:.1f} minutes")
+    else:
+        lines.append("trained: no checkpoint yet (resume starts the run over from its config.json)")
     return lines

@@ -203,3 +203,15 @@ def test_bad_arguments_raise_one_line(split, kwargs, words):
     assert "\n" not in str(error.value)
     for word in words:
         assert word in str(error.value)
+
+
+def test_the_report_warns_in_words_when_synthetic_rows_copy_real_ones(split):
+    real, held_out = split
+    # a third of the rows copied from the training table, the rest fresh rows of the same distribution
+    copying = pd.concat([real.iloc[:60], held_out]).reset_index(drop=True)
+    warned = evaluate_table(real, copying, real_test=held_out.iloc[:80])
+    assert warned.scores["privacy"]["near_copy_warning"] is True
+    assert "Warning: " in warned.summary() and "copying training rows" in warned.summary()
+    fresh = evaluate_table(real, held_out.iloc[80:], real_test=held_out.iloc[:80])
+    assert fresh.scores["privacy"]["share_closer_than_holdout_p5"] < 0.1
+    assert fresh.scores["privacy"]["near_copy_warning"] is False and "Warning" not in fresh.summary()

@@ -165,3 +165,36 @@ def test_divergence_stops_training_with_a_message():
     gan = TimeSeriesGAN(**dict(SMALL, lr=1e30))
     with pytest.raises(GankitError, match="diverged"):
         gan.fit(values, log=_quiet)
+
+
+def test_health_warns_once_when_d_wins_outright_or_the_series_collapse():
+    from gankit.timeseries.health import SeriesHealth, spread
+
+    logs = []
+    health = SeriesHealth(logs.append, real_spread=0.2, patience=3)
+    for step in range(5):
+        health.check({"d_loss": 0.5, "d_real": 1.0}, step, generated_spread=0.2)
+    assert logs == []
+    for step in range(6):
+        health.check({"d_loss": 0.01, "d_real": 3.0}, step, generated_spread=0.01)
+    assert len(logs) == 2 and "wins outright" in logs[0] and "mode collapse" in logs[1]
+    same = torch.ones(8, 5, 2)
+    assert spread(same) == 0 and spread(torch.rand(64, 5, 2)) > 0.2
+
+
+
+def test_dataframes_fit_wide_as_they_are_and_long_through_from_frame():
+    import pandas as pd
+
+    from gankit.timeseries.data import from_frame
+
+    wide = pd.DataFrame(np.random.default_rng(0).random((12, 10)), columns=[f"t{i}" for i in range(10)])
+    gan = TimeSeriesGAN(**SMALL).fit(wide, log=_quiet)
+    assert gan.sample(3).shape == (3, 10, 1)
+    rows = [(s, t, float(s + t), float(-t)) for s in range(6) for t in reversed(range(8))]  # times out of order
+    long = pd.DataFrame(rows, columns=["sensor", "t", "a", "b"])
+    data = from_frame(long, series_id="sensor", time="t", log=_quiet)
+    assert data.values.shape == (6, 8, 2) and data.features == ["a", "b"]
+    np.testing.assert_array_equal(data.values[2, :, 0], 2 + np.arange(8))
+    windows = from_frame(long[long.sensor == 0].drop(columns="sensor"), window=4, stride=2, time="t", log=_quiet)
+    assert windows.values.shape == (3, 4, 2)

@@ -1,0 +1,71 @@
+"""The report of a sequence run: config, losses over steps, generated series beside real ones, and the scores
+of the last `gankit evaluate` beside the real-data floor."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from gankit.report.page import esc, figure, image, table
+
+SCORES = (("discriminative", "discriminative score (0 = indistinguishable)"),
+          ("predictive", "predictive score (MAE)"), ("marginal", "marginal distance"),
+          ("autocorrelation", "autocorrelation distance"), ("tstr", "TSTR accuracy (real data: TRTR)"))
+
+
+def sections(run_dir: Path, config: dict) -> list[tuple[str, str]]:
+    history = _history(run_dir / "history.csv")
+    samples = run_dir / "samples.png"
+    return [("Summary", _summary(config, history)), ("Losses", _losses(history)),
+            ("Generated series beside real ones",
+             image(samples, "real and generated series") if samples.is_file()
+             else '<p class="muted">not yet: written when training ends</p>'),
+            ("Scores of the last gankit evaluate", _scores(run_dir)),
+            ("Real and generated series, PCA", image(run_dir / "embedding.png", "PCA of real and generated series")
+             if (run_dir / "embedding.png").is_file() else '<p class="muted">written by gankit evaluate</p>'),
+            ("Config", table(["option", "value"], sorted((k, json.dumps(v)) for k, v in
+                                                          {**config["options"], **config["data"]}.items())))]
+
+
+def _history(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+def _summary(config: dict, history: list[dict]) -> str:
+    options = config["options"]
+    rows = [("data set", config["dataset"]), ("recipe", options["recipe"]),
+            ("steps logged", int(history[-1]["step"]) if history else 0), ("of", options["steps"]),
+            ("minutes budget", options.get("minutes") or "-")]
+    return table(["", ""], rows, keys=[r[0] for r in rows])
+
+
+def _losses(history: list[dict]) -> str:
+    if not history:
+        return '<p class="muted">no log window yet</p>'
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for name in sorted({k for row in history for k in row} - {"step", "seconds"}):
+        points = [(row["step"], row[name]) for row in history if name in row]
+        ax.plot(*zip(*points), label=name)
+    ax.set_xlabel("step")
+    ax.legend(fontsize=7)
+    return figure(fig, "losses over steps")
+
+
+def _scores(run_dir: Path) -> str:
+    path = run_dir / "evaluation.json"
+    if not path.is_file():
+        return f'<p class="muted">not yet: <code>gankit evaluate {esc(run_dir)}</code> adds its scores here</p>'
+    saved = json.loads(path.read_text())
+    rows = [(label, saved[key]["mean"], saved[key]["std"], saved[key]["floor"]["mean"])
+            for key, label in SCORES if saved.get(key)]
+    return table(["score", "generated", "± over seeds", "real data"], rows, keys=[key for key, _ in SCORES
+                                                                                  if saved.get(key)])
