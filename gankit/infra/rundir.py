@@ -7,6 +7,7 @@ never blocks `--resume`; a second writer meets the lock and is refused with the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -113,3 +114,18 @@ def restart_from_config(path: Path) -> None:
         if child.name in (LOCK, "config.json"):
             continue
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+
+def read_config(run_dir: str | Path, kind: str, other: str) -> dict:
+    """A run's config.json, which must be of `kind` ("tabular", "timeseries"); `other` says what to do with a run of
+    another kind."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise GankitError(f"{run_dir} is not a gankit run (no config.json): give a directory written by gankit train")
+    try:
+        config = json.loads(path.read_text())
+    except ValueError:
+        raise GankitError(f"{path} is not valid JSON: the run directory is damaged") from None
+    if config.get("kind") != kind:
+        raise GankitError(f"{run_dir} is not a {kind} run: {other}")
+    return config

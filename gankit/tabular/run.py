@@ -20,7 +20,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.io import DiskFull, write_text
 from gankit.infra.log import Log
-from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, restart_from_config
+from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, read_config, restart_from_config
 from gankit.tabular.columns import check_table, check_values, infer_kinds
 from gankit.tabular.data import default_target, has_test_split, read_csv, read_table
 from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
@@ -84,13 +84,7 @@ def _checked_input(dataset: str, options: dict[str, Any], target: str | None, da
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise GankitError(f"{run_dir} is not a gankit run (no config.json): give a directory written by gankit train")
-    config = json.loads(path.read_text())
-    if config.get("kind") != "tabular":
-        raise GankitError(f"{run_dir} is an image run, not a tabular one")
-    return config
+    return read_config(run_dir, "tabular", "use gankit sample/evaluate as for its own kind")
 
 
 def load_run(run_dir: str | Path) -> TabularGAN:

@@ -24,7 +24,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.io import DiskFull, atomic_write, write_text
 from gankit.infra.log import Log
-from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, restart_from_config
+from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, read_config, restart_from_config
 from gankit.infra.signals import StopSignal
 from gankit.timeseries.data import SeriesData, read_splits
 from gankit.timeseries.gan import SeriesConfig, TimeSeriesGAN
@@ -87,13 +87,7 @@ def _checked_input(dataset: str, options: dict[str, Any], data: dict[str, Any], 
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise GankitError(f"{run_dir} is not a gankit run (no config.json): give a directory written by gankit train")
-    config = json.loads(path.read_text())
-    if config.get("kind") != "timeseries":
-        raise GankitError(f"{run_dir} is not a sequence run: use gankit sample/evaluate as for its own kind")
-    return config
+    return read_config(run_dir, "timeseries", "use gankit sample/evaluate as for its own kind")
 
 
 def load_run(run_dir: str | Path) -> TimeSeriesGAN:
