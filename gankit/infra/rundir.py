@@ -12,8 +12,10 @@ import os
 import shutil
 from pathlib import Path
 
+from gankit.infra.checkpoint import load as load_checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.io import disk_errors
+from gankit.infra.log import Log
 
 try:
     import fcntl
@@ -105,6 +107,17 @@ def remove_partial_files(path: Path) -> None:
     for partial in path.rglob(".*.tmp*"):
         if partial.is_file():
             partial.unlink()
+
+
+def last_checkpoint(path: Path, log: Log) -> dict | None:
+    """What a resume continues from: the run's last checkpoint, or, for a run stopped before its first one, None
+    once the directory is back to its config.json alone (the run starts over)."""
+    last = path / "checkpoints" / "last.pt"
+    if last.is_file():
+        return load_checkpoint(last)
+    log(f"{path} has no checkpoint yet (it stopped before its first one): starting it over from its config.json")
+    restart_from_config(path)
+    return None
 
 
 def restart_from_config(path: Path) -> None:

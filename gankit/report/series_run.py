@@ -3,11 +3,12 @@ of the last `gankit evaluate` beside the real-data floor."""
 
 from __future__ import annotations
 
-import csv
 import json
+import math
 from pathlib import Path
 
 from gankit.report.page import esc, figure, image, table
+from gankit.training.runlog import read_csv
 
 SCORES = (("discriminative", "discriminative score (0 = indistinguishable)"),
           ("predictive", "predictive score (MAE)"), ("marginal", "marginal distance"),
@@ -15,7 +16,7 @@ SCORES = (("discriminative", "discriminative score (0 = indistinguishable)"),
 
 
 def sections(run_dir: Path, config: dict) -> list[tuple[str, str]]:
-    history = _history(run_dir / "history.csv")
+    history = read_csv(run_dir / "history.csv")  # a loss logged in other phases only is NaN
     samples = run_dir / "samples.png"
     return [("Summary", _summary(config, history)), ("Losses", _losses(history)),
             ("Generated series beside real ones",
@@ -26,13 +27,6 @@ def sections(run_dir: Path, config: dict) -> list[tuple[str, str]]:
              if (run_dir / "embedding.png").is_file() else '<p class="muted">written by gankit evaluate</p>'),
             ("Config", table(["option", "value"], sorted((k, json.dumps(v)) for k, v in
                                                           {**config["options"], **config["data"]}.items())))]
-
-
-def _history(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
 def _summary(config: dict, history: list[dict]) -> str:
@@ -53,7 +47,7 @@ def _losses(history: list[dict]) -> str:
 
     fig, ax = plt.subplots(figsize=(7, 3))
     for name in sorted({k for row in history for k in row} - {"step", "seconds"}):
-        points = [(row["step"], row[name]) for row in history if name in row]
+        points = [(row["step"], row[name]) for row in history if not math.isnan(row[name])]
         ax.plot(*zip(*points), label=name)
     ax.set_xlabel("step")
     ax.legend(fontsize=7)

@@ -20,7 +20,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.io import DiskFull, write_text
 from gankit.infra.log import Log
-from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, read_config, restart_from_config
+from gankit.infra.rundir import RunLock, check_new_run_dir, last_checkpoint, prepare_run_dir, read_config
 from gankit.tabular.columns import check_table, check_values, infer_kinds
 from gankit.tabular.data import default_target, has_test_split, read_csv, read_table
 from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
@@ -47,13 +47,7 @@ def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | Non
                                   f"values of {sorted(changed) or ['dataset/target']}: drop those flags")
             dataset, target = saved["dataset"], saved["target"]
             config, table = _checked_input(dataset, {**saved["options"], **options}, target, data_dir, log)
-            last = run_dir / "checkpoints" / "last.pt"
-            if last.is_file():
-                state = checkpoint.load(last)
-            else:
-                log(f"{run_dir} has no checkpoint yet (it stopped before its first one): starting it over from its "
-                    "config.json")
-                restart_from_config(run_dir)
+            state = last_checkpoint(run_dir, log)
         prepare_run_dir(run_dir, resume=resume, force=force)
         config_json = json.dumps({"kind": "tabular", "dataset": dataset, "target": target,
                                   "options": config_dict(config)}, indent=2, sort_keys=True)

@@ -53,10 +53,6 @@ class _Set:
     features: list[str]
 
 
-def is_series_dataset(dataset: str) -> bool:
-    return spec.is_series(dataset)
-
-
 def has_test_split(dataset: str) -> bool:
     return dataset == "sines" or dataset.startswith("ucr:")
 
@@ -98,7 +94,7 @@ def read_series(dataset: str, split: str = "train", data_dir: str | os.PathLike 
 
 def _check_options(dataset: str, split: str, window: int | None, stride: int | None, series_id: str | None,
                    time: str | None) -> None:
-    if not is_series_dataset(dataset):
+    if not spec.is_series(dataset):
         raise GankitError(f"unknown time-series data set '{dataset}': use sines, ucr:NAME (NAME one of "
                           f"{', '.join(ucr.names())}) or series:FILE.csv|.npz")
     if split not in ("train", "test"):
@@ -169,10 +165,10 @@ def _npz_labels(labels: np.ndarray, n: int, path: Path) -> tuple[np.ndarray, lis
         labels = labels.astype(np.int64)  # whole numbers saved as floats (pandas does that)
     if labels.dtype.kind not in "biuUS":
         raise GankitError(f"{path}'s 'labels' holds {labels.dtype} values: save ints or strings")
-    return _encode(labels)
+    return encode_labels(labels)
 
 
-def _encode(labels: Any) -> tuple[np.ndarray, list[str]]:
+def encode_labels(labels: Any) -> tuple[np.ndarray, list[str]]:
     """Label values as 0..K-1 in their sorted order, and the K class names."""
     classes, index = np.unique(np.asarray(labels), return_inverse=True)
     return index.astype(np.int64).reshape(-1), [str(c) for c in classes]
@@ -258,7 +254,7 @@ def _long(frame: Any, path: Path, series_id: str | None, time: str | None) -> _S
     series = [values[rows] for rows in grouped.values()]
     labels, classes = (None, None)
     if label is not None:
-        labels, classes = _encode([others[label].iloc[rows[0]] for rows in grouped.values()])
+        labels, classes = encode_labels([others[label].iloc[rows[0]] for rows in grouped.values()])
     return _Set(series, labels, classes, [str(c) for c in numeric])
 
 
@@ -276,7 +272,7 @@ def _wide(frame: Any, path: Path, time: str | None) -> _Set:
                           "of one step: give --window L to read the rows as the steps of one long series, or "
                           "--series-id COLUMN for several")
     values = frame[numeric].to_numpy(dtype=np.float64)[:, :, None]
-    labels, classes = _encode(frame[text[0]].astype(str)) if text else (None, None)
+    labels, classes = encode_labels(frame[text[0]].astype(str)) if text else (None, None)
     return _Set(values, labels, classes, ["value"])
 
 

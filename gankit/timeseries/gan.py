@@ -26,6 +26,7 @@ import torch
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
+from gankit.timeseries.data import encode_labels
 from gankit.timeseries.health import SeriesHealth, spread
 from gankit.timeseries.recipes import RECIPES, ConvRecipe, TimeGANRecipe
 
@@ -284,10 +285,9 @@ def _label_codes(labels: Any, n: int) -> tuple[np.ndarray, list[str]]:
     labels = np.asarray(labels)
     if labels.shape != (n,):
         raise GankitError(f"labels have shape {labels.shape} for {n} series: give one label per series")
-    names, codes = np.unique(labels, return_inverse=True)
-    if labels.dtype.kind in "iu" and names.min() >= 0:  # class indices: keep them as they are
-        return labels.astype(np.int64), [str(k) for k in range(int(names.max()) + 1)]
-    return codes.astype(np.int64), [str(name) for name in names]
+    if labels.dtype.kind in "iu" and labels.min() >= 0:  # class indices: keep them as they are
+        return labels.astype(np.int64), [str(k) for k in range(int(labels.max()) + 1)]
+    return encode_labels(labels)
 
 
 def _describe(values: np.ndarray, labels: np.ndarray | None, features: list[str], classes: list[str] | None,

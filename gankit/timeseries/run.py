@@ -24,7 +24,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.io import DiskFull, atomic_write, write_text
 from gankit.infra.log import Log
-from gankit.infra.rundir import RunLock, check_new_run_dir, prepare_run_dir, read_config, restart_from_config
+from gankit.infra.rundir import RunLock, check_new_run_dir, last_checkpoint, prepare_run_dir, read_config
 from gankit.infra.signals import StopSignal
 from gankit.timeseries.data import SeriesData, read_splits
 from gankit.timeseries.gan import SeriesConfig, TimeSeriesGAN
@@ -52,12 +52,7 @@ def train_series(dataset: str, options: dict[str, Any], run_dir: str | Path | No
                 raise GankitError(f"--resume may change only {sorted(RESUMABLE)}; this run was started with other "
                                   f"values of {sorted(changed) or ['dataset and how it is read']}: drop those flags")
             dataset, data, options = saved["dataset"], saved["data"], {**saved["options"], **options}
-            last = run_dir / "checkpoints" / "last.pt"
-            if last.is_file():
-                state = checkpoint.load(last)
-            else:
-                log(f"{run_dir} has no checkpoint yet: starting it over from its config.json")
-                restart_from_config(run_dir)
+            state = last_checkpoint(run_dir, log)
             config, train = _checked_input(dataset, options, data, data_dir, log)
         prepare_run_dir(run_dir, resume=resume, force=force)
         write_text(run_dir / "config.json", json.dumps({"kind": "timeseries", "dataset": dataset, "data": data,

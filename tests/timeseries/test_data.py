@@ -12,7 +12,8 @@ import pytest
 from gankit.infra import fetch
 from gankit.infra.errors import GankitError
 from gankit.timeseries import ucr
-from gankit.timeseries.data import has_test_split, is_series_dataset, read_series, sines
+from gankit.timeseries.data import has_test_split, read_series, sines
+from gankit.timeseries.spec import is_series
 
 
 def _quiet(_: str) -> None:
@@ -53,7 +54,7 @@ def test_the_sines_test_split_is_other_data_of_the_same_kind():
     assert not np.allclose(train.values[:100], test.values[:100])
     assert train.features == [f"sine{i}" for i in range(5)] and train.labels is None and train.classes is None
     assert has_test_split("sines") and has_test_split("ucr:GunPoint") and not has_test_split("series:a.csv")
-    assert is_series_dataset("series:a.npz") and is_series_dataset("ucr:X") and not is_series_dataset("mnist")
+    assert is_series("series:a.npz") and is_series("ucr:X") and not is_series("mnist")
 
 
 # --- .ts
