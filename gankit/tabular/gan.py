@@ -27,7 +27,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
 from gankit.tabular.columns import MAX_CATEGORIES, TableTransformer
-from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, pac_gradient_penalty
+from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, critic_loss
 
 KIND = "tabular"
 
@@ -100,8 +100,11 @@ class TabularGAN:
         spans = [s for c in self.transformer.coders for s in c.spans]
         self.G = TableGenerator(cfg.z_dim, cond_dim, spans, cfg.hidden)
         D = PacDiscriminator(matrix.shape[1], cond_dim, cfg.pac, cfg.hidden)
-        opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas, weight_decay=cfg.weight_decay)
-        opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        # fused: one kernel for all parameters rather than a Python loop over them (a tenth of the step on a CPU)
+        opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas, weight_decay=cfg.weight_decay,
+                                 fused=True)
+        opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=cfg.betas, weight_decay=cfg.weight_decay,
+                                 fused=True)
         epoch = 0
         if state is not None:
             self._restore(state, D, opt_g, opt_d, rng)
@@ -130,19 +133,17 @@ class TabularGAN:
     def _step(self, data: torch.Tensor, D: PacDiscriminator, opt_g, opt_d, rng: np.random.Generator) -> np.ndarray:
         cfg, G = self.config, self.G
         cond, cols, cats, rows = (torch.from_numpy(a) for a in self.sampler.train_batch(cfg.batch_size, rng))
-        z = torch.randn(cfg.batch_size, cfg.z_dim)
+        raw = G(torch.randn(cfg.batch_size, cfg.z_dim), cond)
+        fake = G.activate(raw)
         # D step: real rows holding the condition against generated rows given it
-        fake = G.activate(G(z, cond)).detach()
-        real = data[rows]
-        d_loss = D(fake, cond).mean() - D(real, cond).mean()
-        d_loss = d_loss + cfg.gp_weight * pac_gradient_penalty(D, real, fake, cond)
+        d_loss, _ = critic_loss(D, data[rows], fake.detach(), cond, cfg.gp_weight)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        # G step: raise D's score, and hold the condition
-        raw = G(torch.randn(cfg.batch_size, cfg.z_dim), cond)
+        # G step, on the same generated rows (as pytorch/examples' DCGAN does: one G pass per step, not two):
+        # raise D's score, and hold the condition
         D.requires_grad_(False)
-        g_adv = -D(G.activate(raw), cond).mean()
+        g_adv = -D(fake, cond).mean()
         D.requires_grad_(True)
         cond_loss = self.sampler.condition_loss(raw, cols, cats)
         opt_g.zero_grad(set_to_none=True)

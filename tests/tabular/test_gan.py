@@ -16,7 +16,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.tabular import TabularGAN
 from gankit.tabular.columns import TableTransformer, infer_kinds
-from gankit.tabular.model import ConditionSampler, PacDiscriminator, pac_gradient_penalty
+from gankit.tabular.model import ConditionSampler, PacDiscriminator, critic_loss
 
 
 def mixed_table(n=600, seed=0) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def test_condition_sampler_favours_rare_categories_and_draws_rows_that_hold_them
     assert (cond.sum(1) == 1).all()
 
 
-def test_pac_gradient_penalty_of_a_linear_critic_is_known():
+def test_critic_loss_and_pac_gradient_penalty_of_a_linear_critic_are_known():
     torch.manual_seed(0)
     D = PacDiscriminator(data_dim=3, cond_dim=2, pac=4, hidden=())
     real, fake, cond = torch.randn(8, 3), torch.randn(8, 3), torch.randn(8, 2)
@@ -135,7 +135,11 @@ def test_pac_gradient_penalty_of_a_linear_critic_is_known():
     # rows is the data part of its weights, whatever the input
     w = D.net[0].weight.detach().reshape(4, 5)[:, :3]
     expected = (w.norm() - 1) ** 2
-    assert pac_gradient_penalty(D, real, fake, cond).item() == pytest.approx(expected.item(), rel=1e-5)
+    loss, penalty = critic_loss(D, real, fake, cond, gp_weight=10.0)
+    assert penalty.item() == pytest.approx(expected.item(), rel=1e-5)
+    # and the loss is D's mean score of the fake packs minus the real packs', plus the weighted penalty
+    score = lambda rows: D(rows, cond).mean().item()  # noqa: E731
+    assert loss.item() == pytest.approx(score(fake) - score(real) + 10 * expected.item(), rel=1e-5, abs=1e-6)
 
 
 # --- the GAN ---
