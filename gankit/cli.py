@@ -97,6 +97,10 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     tables.add_argument("--max-categories", type=_positive_int, default=argparse.SUPPRESS, metavar="K",
                         help="per categorical column, the K-1 most frequent values are kept and the rarer ones share "
                         "one category, drawn by their frequencies when sampling (default: 100)")
+    tables.add_argument("--keep-best", action="store_true", default=argparse.SUPPRESS,
+                        help="hold out 10%% of the rows (at most 5,000) and keep the epoch whose synthetic rows train "
+                        "the best classifiers of --target on them, among epochs whose near-copy share passes the "
+                        "privacy guard; sample and evaluate use it")
     series = p.add_argument_group("sequences (--dataset sines, ucr:NAME or series:FILE.csv|.npz)")
     series.add_argument("--recipe", choices=["conv", "timegan"], default=argparse.SUPPRESS,
                         help="conv: gankit's temporal-conv GAN (hinge, spectral norm, EMA; conditional on labels); "
@@ -130,7 +134,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if series_spec.is_series(flags.get("dataset")) or (args.resume and series_spec.is_series_run(args.run_dir)):
         return _run_train_series(args, flags)
-    for name in ("target", "column_kind", "max_categories"):
+    for name in ("target", "column_kind", "max_categories", "keep_best"):
         if name in flags:
             raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
     for name in SERIES_ONLY:
@@ -158,7 +162,7 @@ def _report_and_next_steps(run_dir, out: str = "grid.png") -> None:
     print(f"next: gankit sample {run_dir} -n 64 --out {out}; gankit evaluate {run_dir}; gankit info {run_dir}")
 
 
-TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories"}
+TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories", "keep_best"}
 
 
 def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:

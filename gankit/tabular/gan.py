@@ -48,9 +48,11 @@ class TabularConfig:
     seed: int = 0
     kinds: dict[str, str] = field(default_factory=dict)  # column -> kind, overriding inference
     max_categories: int = MAX_CATEGORIES  # per categorical column; rarer values share one category
+    keep_best: bool = False  # hold out validation rows; keep the best epoch that passes the near-copy guard
+    validate_every: int = 10  # epochs between those checks (and the last epoch)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "pac", "z_dim", "max_categories"):
+        for name in ("epochs", "batch_size", "pac", "z_dim", "max_categories", "validate_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise GankitError(f"tabular option {name} must be a positive whole number, got {value!r}")
@@ -79,23 +81,39 @@ class TabularGAN:
         self.sampler: ConditionSampler | None = None
         self.G: TableGenerator | None = None
         self.history: list[dict[str, float]] = []
+        self.validation: list[dict[str, float]] = []  # with keep_best: each check's epoch, F1 and near-copy share
+        self.best: dict | None = None  # with keep_best: the check whose generator was kept
+        self._best_generator: dict[str, torch.Tensor] | None = None
 
     # --- fitting ---
-    def fit(self, df: pd.DataFrame, *, log: Log = print, state: dict | None = None,
+    def fit(self, df: pd.DataFrame, *, target: str | None = None, log: Log = print, state: dict | None = None,
             on_epoch: Callable[["TabularGAN", dict], None] | None = None) -> "TabularGAN":
         """Train on `df`. `state` (from `training_state()`) resumes a run; `on_epoch` is called after each epoch
-        with the model and the training state (for checkpoints)."""
+        with the model and the training state (for checkpoints). With `keep_best`, `target` is the column whose
+        classifiers judge each epoch's rows on a held-out 10% of `df`; the model keeps the best passing epoch."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         start = time.monotonic()
+        validator = None
+        if cfg.keep_best:
+            from gankit.tabular import validation  # scikit-learn's classifiers: only when asked for
+
+            if target is None:
+                raise GankitError("keep_best judges epochs by a classifier of a target column: pass target= "
+                                  "(gankit train --target COLUMN)")
+            df, held = validation.split(df, cfg.seed)
+            validator = validation.Validator(df, held, target, cfg.seed)
+            log(f"keeping the best epoch: {len(held)} rows held out to judge every {cfg.validate_every} epochs "
+                f"(F1 of {target} from synthetic rows, among epochs that pass the near-copy guard)")
         self.transformer = TableTransformer(cfg.kinds, cfg.seed, cfg.max_categories).fit(df)
         for note in self.transformer.notes:
             log(note)
         matrix = self.transformer.transform(df, rng)
         self.sampler = ConditionSampler(self.transformer, matrix)
         log(f"columns fitted in {time.monotonic() - start:.1f} s: {len(df)} rows, {df.shape[1]} columns -> "
-            f"{matrix.shape[1]} numbers per row, {len(self.sampler.columns)} discrete columns to condition on")
+            f"{matrix.shape[1]} numbers per row, {len(self.sampler.columns)} columns to condition on "
+            f"({len(self.sampler.discrete())} discrete)")
         cond_dim = self.sampler.dim
         spans = [s for c in self.transformer.coders for s in c.spans]
         self.G = TableGenerator(cfg.z_dim, cond_dim, spans, cfg.hidden)
@@ -122,13 +140,39 @@ class TabularGAN:
             self.history.append(row)
             log(f"epoch {epoch}/{cfg.epochs}: D loss {row['d_loss']:.3f}, G loss {row['g_loss']:.3f}, "
                 f"condition loss {row['condition_loss']:.3f}")
+            out_of_time = cfg.minutes is not None and time.monotonic() - train_start > cfg.minutes * 60
+            if validator is not None and (epoch % cfg.validate_every == 0 or out_of_time or epoch == cfg.epochs):
+                self._validate(validator, epoch, log)
             if on_epoch is not None:
                 on_epoch(self, self._training_state(D, opt_g, opt_d, rng, epoch))
-            if cfg.minutes is not None and time.monotonic() - train_start > cfg.minutes * 60:
+            if out_of_time:
                 log(f"stopped by the --minutes budget after epoch {epoch}")
                 break
         self.G.eval()
+        if validator is not None:
+            self._keep_best(log)
         return self
+
+    def _validate(self, validator, epoch: int, log: Log) -> None:
+        # sample() draws from its own generators, so the training's random streams (and resuming) are untouched
+        check = {"epoch": epoch, **validator.score(self.sample(validator.rows, seed=self.config.seed))}
+        self.G.train()
+        self.validation.append(check)
+        if check["passes"] and (self.best is None or check["f1"] > self.best["f1"]):
+            self.best = check
+            self._best_generator = {k: v.detach().clone() for k, v in self.G.state_dict().items()}
+        log(f"epoch {epoch}: F1 {check['f1']:.3f} on the held-out rows, near-copy share "
+            f"{check['near_copy_share']:.1%}" + ("" if check["passes"] else " (above the guard: not kept)")
+            + (" (best so far)" if self.best is check else ""))
+
+    def _keep_best(self, log: Log) -> None:
+        if self.best is None:
+            log("warning: no epoch passed the near-copy guard (more synthetic rows close to training rows than "
+                "held-out rows give): keeping the last epoch")
+            return
+        self.G.load_state_dict(self._best_generator)
+        log(f"kept epoch {self.best['epoch']}: F1 {self.best['f1']:.3f} on the held-out rows, near-copy share "
+            f"{self.best['near_copy_share']:.1%}")
 
     def _step(self, data: torch.Tensor, D: PacDiscriminator, opt_g, opt_d, rng: np.random.Generator) -> np.ndarray:
         cfg, G = self.config, self.G
@@ -167,7 +211,7 @@ class TabularGAN:
             return self.transformer.inverse(np.concatenate([self._generate(m, gen, rng, None)
                                                             for m in _chunks(n)]), rng)
         # G is given the condition but may not always follow it: keep the rows that hold it (CTGAN does the same)
-        offset, width = self.sampler.data_offsets[fixed[0]], len(self.sampler.columns[fixed[0]].categories)
+        offset, width = self.sampler.data_offsets[fixed[0]], self.sampler.columns[fixed[0]].width
         kept, tried = [], 0
         while sum(len(k) for k in kept) < n and tried < 50 * n:
             rows = self._generate(10_000, gen, rng, fixed)
@@ -184,7 +228,7 @@ class TabularGAN:
                   fixed: tuple[int, int] | None) -> np.ndarray:
         cond = torch.from_numpy(self.sampler.sample_batch(m, rng, fixed))
         z = torch.randn(m, self.config.z_dim, generator=gen)
-        return self.G.activate(self.G(z, cond), hard=True).numpy()
+        return self.G.activate(self.G(z, cond), hard=True, generator=gen).numpy()
 
     def _condition(self, condition: dict[str, Any] | None) -> tuple[int, int] | None:
         if not condition:
@@ -192,10 +236,10 @@ class TabularGAN:
         if len(condition) != 1:
             raise GankitError(f"condition on one column at a time, got {list(condition)}: e.g. {{'sex': 'Female'}}")
         (name, value), = condition.items()
-        names = [c.name for c in self.sampler.columns]
-        if name not in names:
-            raise GankitError(f"cannot condition on '{name}': use a discrete column, one of {names}")
-        j = names.index(name)
+        discrete = {self.sampler.columns[j].name: j for j in self.sampler.discrete()}
+        if name not in discrete:
+            raise GankitError(f"cannot condition on '{name}': use a discrete column, one of {list(discrete)}")
+        j = discrete[name]
         cats = self.sampler.columns[j].categories
         for k, cat in enumerate(cats):
             if str(cat) == str(value):
@@ -203,11 +247,16 @@ class TabularGAN:
         raise GankitError(f"column '{name}' has no value {value!r}: use one of {[str(c) for c in cats][:20]}")
 
     # --- saving ---
-    def state_dict(self) -> dict[str, Any]:
-        """Tensors, numbers and strings only: loads with torch.load(weights_only=True)."""
+    def state_dict(self, generator: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+        """Tensors, numbers and strings only: loads with torch.load(weights_only=True). `generator`: other
+        weights to store in place of G's (the best epoch's)."""
         return {"kind": KIND, "config": json.dumps(config_dict(self.config)),
                 "transformer": json.dumps(self.transformer.state()), "counts": json.dumps(self.sampler.counts),
-                "generator": self.G.state_dict()}
+                "generator": generator if generator is not None else self.G.state_dict()}
+
+    def best_state_dict(self) -> dict[str, Any] | None:
+        """With keep_best, the model as of its best epoch so far (None before one passes)."""
+        return None if self._best_generator is None else self.state_dict(self._best_generator)
 
     def save(self, path: str | Path) -> None:
         if self.G is None:
@@ -232,9 +281,12 @@ class TabularGAN:
         return gan
 
     def _training_state(self, D, opt_g, opt_d, rng: np.random.Generator, epoch: int) -> dict[str, Any]:
+        best = {"best": json.dumps(self.best), "validation": json.dumps(self.validation)}
+        if self._best_generator is not None:
+            best["best_generator"] = self._best_generator
         return {**self.state_dict(), "discriminator": D.state_dict(), "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(), "epoch": epoch, "history": json.dumps(self.history),
-                "rng": {"torch": torch.get_rng_state(), "numpy": json.dumps(rng.bit_generator.state)}}
+                "rng": {"torch": torch.get_rng_state(), "numpy": json.dumps(rng.bit_generator.state)}, **best}
 
     def _restore(self, state: dict, D, opt_g, opt_d, rng: np.random.Generator) -> None:
         checkpoint.load_weights(self.G, state["generator"], "generator", "the checkpoint")
@@ -244,6 +296,8 @@ class TabularGAN:
         torch.set_rng_state(state["rng"]["torch"])
         rng.bit_generator.state = json.loads(state["rng"]["numpy"])
         self.history = json.loads(state["history"])
+        self.best, self.validation = json.loads(state.get("best", "null")), json.loads(state.get("validation", "[]"))
+        self._best_generator = state.get("best_generator")
 
 
 def _chunks(n: int, size: int = 10_000) -> list[int]:

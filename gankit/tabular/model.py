@@ -9,6 +9,8 @@ penalty.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -42,18 +44,24 @@ class TableGenerator(nn.Module):
         """Raw outputs (logits for one-hots); `activate` turns them into an encoded row."""
         return self.out(self.body(z if cond is None else torch.cat([z, cond], dim=1)))
 
-    def activate(self, raw: torch.Tensor, hard: bool = False) -> torch.Tensor:
-        """tanh for alphas; Gumbel-softmax for one-hots (`hard`: the argmax one-hot, for sampling)."""
+    def activate(self, raw: torch.Tensor, hard: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+        """tanh for alphas; Gumbel-softmax for one-hots. `hard` (sampling): each one-hot a category drawn from
+        its softmax, by the Gumbel-max trick (argmax of logits plus Gumbel noise), as CTGAN samples. Taking the
+        plain argmax instead writes every row's most likely category: a table of modes, with too few of each
+        column's rare values (Adult after 56 epochs: 98.9% zeros in capital-gain, where the data holds 91.7%;
+        drawn, 89.1% after 37 epochs) and rows crowded where real rows are dense (a near-copy share of 10%,
+        against 0.7% drawn)."""
         # Gumbel noise as -log(-log(U)), drawn once for the whole row: the distribution F.gumbel_softmax draws
         # per span with exponential_(), which on a CPU costs four times as much as uniform draws and two logs
-        gumbel = None if hard else -torch.log(-torch.log(torch.rand_like(raw).clamp_(min=1e-12)))
+        u = torch.rand(raw.shape, generator=generator, dtype=raw.dtype, device=raw.device)
+        gumbel = -torch.log(-torch.log(u.clamp_(min=1e-12)))
         parts, start = [], 0
         for kind, width in self.spans:
             piece = raw[:, start:start + width]
             if kind == "tanh":
                 parts.append(torch.tanh(piece))
             elif hard:
-                parts.append(F.one_hot(piece.argmax(1), width).to(raw.dtype))
+                parts.append(F.one_hot((piece + gumbel[:, start:start + width]).argmax(1), width).to(raw.dtype))
             else:
                 parts.append(torch.softmax((piece + gumbel[:, start:start + width]) / GUMBEL_TAU, dim=1))
             start += width
@@ -91,27 +99,48 @@ def critic_loss(D: PacDiscriminator, real: torch.Tensor, fake: torch.Tensor, con
     return on_fake.mean() - on_real.mean() + gp_weight * penalty, penalty
 
 
+@dataclass(frozen=True)
+class Condition:
+    """A one-hot G can be conditioned on: a discrete column's categories, or the modes of a numeric column with
+    point masses (its exact values, then its Gaussian modes), which only training uses."""
+
+    name: str
+    width: int
+    categories: list | None  # a discrete column's values; None for a numeric column's modes
+
+
 class ConditionSampler:
-    """Training-by-sampling: pick a discrete column uniformly, then one of its categories with probability
+    """Training-by-sampling: pick a conditioned column uniformly, then one of its categories with probability
     proportional to log(1 + count), so rare categories are trained on far more often than they occur; real
     rows are drawn from those holding the picked category. At sampling time categories follow their real
-    frequencies, so the generated table keeps the real marginals."""
+    frequencies, so the generated table keeps the real marginals.
+
+    The conditioned columns are CTGAN's (the discrete ones) and the numeric columns with point masses, by their
+    mode, so that G is asked for a column's rare modes (capital-gain's tail beside its 92% zeros) as often as
+    for a rare category."""
 
     def __init__(self, transformer: TableTransformer, matrix: np.ndarray | None, counts: list[list[int]] | None = None):
-        self.columns = transformer.discrete()
-        self.offsets, start = [], 0  # where each discrete column's one-hot starts in the condition vector
+        self.columns = [Condition(c.name, len(c.categories), c.categories) for c in transformer.discrete()]
+        self.data_offsets = [transformer.span_of(c.name)[0] for c in transformer.discrete()]
+        for c in transformer.coders:
+            if c.numeric and c.points:  # the mode one-hot follows the alpha
+                self.columns.append(Condition(c.name, len(c.points) + len(c.means), None))
+                self.data_offsets.append(transformer.span_of(c.name)[0] + 1)
+        self.offsets, start = [], 0  # where each conditioned column's one-hot starts in the condition vector
         for c in self.columns:
             self.offsets.append(start)
-            start += len(c.categories)
+            start += c.width
         self.dim = start
-        self.data_offsets = [transformer.span_of(c.name)[0] for c in self.columns]
         self.n_rows = len(matrix) if matrix is not None else 0
         if matrix is not None:
-            codes = [matrix[:, o:o + len(c.categories)].argmax(1) for o, c in zip(self.data_offsets, self.columns)]
-            self.rows = [[np.flatnonzero(code == k) for k in range(len(c.categories))]
-                         for code, c in zip(codes, self.columns)]
+            codes = [matrix[:, o:o + c.width].argmax(1) for o, c in zip(self.data_offsets, self.columns)]
+            self.rows = [[np.flatnonzero(code == k) for k in range(c.width)] for code, c in zip(codes, self.columns)]
             counts = [[len(r) for r in rows] for rows in self.rows]
         self.counts = counts or []
+
+    def discrete(self) -> list[int]:
+        """Indices of the columns a user can condition sampling on: the discrete ones."""
+        return [j for j, c in enumerate(self.columns) if c.categories is not None]
 
     def train_batch(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(condition vectors, picked column per row, picked category per row, real row indices)."""
@@ -159,6 +188,6 @@ class ConditionSampler:
         for j, (offset, c) in enumerate(zip(self.data_offsets, self.columns)):
             mask = cols == j
             if mask.any():
-                logits = raw[mask, offset:offset + len(c.categories)]
+                logits = raw[mask, offset:offset + c.width]
                 losses.append(F.cross_entropy(logits, cats[mask], reduction="sum"))
         return torch.stack(losses).sum() / len(raw)

@@ -67,7 +67,7 @@ def evaluate_table(real: pd.DataFrame, synthetic: pd.DataFrame, *, real_test: pd
         Column shape, pair trends and exact copies use all rows: they are cheap.
     """
     real, synthetic, real_test = _checked_tables(real, synthetic, real_test)
-    kinds = _column_kinds(real, discrete)
+    kinds = column_kinds(real, discrete)
     _check_target(real, real_test, target, kinds)
     r, s = prepared(real, kinds, "real"), prepared(synthetic, kinds, "synthetic")
     t = None if real_test is None else prepared(real_test, kinds, "real_test")
@@ -107,7 +107,7 @@ def _same_columns(real: pd.DataFrame, other: pd.DataFrame, name: str) -> pd.Data
     return other[list(real.columns)]
 
 
-def _column_kinds(real: pd.DataFrame, discrete) -> dict:
+def column_kinds(real: pd.DataFrame, discrete) -> dict:
     """Each column's kind: discrete when named in `discrete` or stored as text, category or bool."""
     named = [discrete] if isinstance(discrete, str) else list(discrete or [])  # one name, not its letters
     unknown = [c for c in named if c not in real.columns]
@@ -180,7 +180,8 @@ def _privacy_line(scores: dict) -> str:
             f"{p['holdout_exact_copies']}); {p['share_closer_than_holdout_p5']:.0%} of synthetic rows are closer "
             f"to a real row than the closest 5% of held-out real rows (fresh rows: about 5%)."
             + (" Warning: that is more than twice what fresh rows give: the generator may be copying training "
-               "rows; share this table only after training for fewer epochs or on more rows."
+               "rows or crowding where they are dense; before sharing this table, train with --keep-best (it keeps "
+               "an epoch that passes this check on held-out rows) or on more rows."
                if p.get("near_copy_warning") else ""))
 
 

@@ -2,7 +2,9 @@
 
     RUN_DIR/config.json           {"kind": "tabular", "dataset", "target", "options": TabularConfig}
     RUN_DIR/checkpoints/last.pt   the model, the optimisers, RNG states and the fitted columns (weights_only)
+    RUN_DIR/checkpoints/best.pt   with --keep-best: the model of the best epoch so far; sample and evaluate use it
     RUN_DIR/history.csv           losses per epoch
+    RUN_DIR/validation.csv        with --keep-best: each check's epoch, F1 on the held-out rows, near-copy share
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from gankit.tabular.data import default_target, has_test_split, read_csv, read_t
 from gankit.tabular.gan import TabularConfig, TabularGAN, config_dict
 
 RESUMABLE = {"epochs", "minutes"}
+BEST, LAST = "best.pt", "last.pt"
 
 
 def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | None, *, target: str | None = None,
@@ -37,6 +40,8 @@ def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | Non
     if not resume:
         check_new_run_dir(run_dir, force=force)
         config, table = _checked_input(dataset, options, target, data_dir, log)
+    if options.get("keep_best") and not resume and (target or default_target(dataset)) is None:
+        raise GankitError("--keep-best judges epochs by a classifier of a target column: add --target COLUMN")
     with RunLock(run_dir):
         state = None
         if resume:
@@ -55,11 +60,16 @@ def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | Non
         log(f"training a tabular GAN on {dataset} ({len(table)} rows) in {run_dir}")
 
         def on_epoch(gan: TabularGAN, training_state: dict) -> None:
-            checkpoint.save(run_dir / "checkpoints" / "last.pt", training_state)
+            checkpoint.save(run_dir / "checkpoints" / LAST, training_state)
             _write_history(run_dir / "history.csv", gan.history)
+            if gan.validation:
+                _write_history(run_dir / "validation.csv", gan.validation)
+            if gan.best is not None and gan.best["epoch"] == training_state["epoch"]:
+                checkpoint.save(run_dir / "checkpoints" / BEST, gan.best_state_dict())
 
         try:
-            TabularGAN(config).fit(table, log=log, state=state, on_epoch=on_epoch)
+            TabularGAN(config).fit(table, target=target or default_target(dataset), log=log, state=state,
+                                   on_epoch=on_epoch)
         except DiskFull as e:
             raise DiskFull(e.path, e.reason, f"rerun with: gankit train --run-dir {run_dir} --resume") from None
     return run_dir
@@ -82,8 +92,10 @@ def load_run_config(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_run(run_dir: str | Path) -> TabularGAN:
+    """The run's model: its best epoch where --keep-best kept one, else its last."""
     load_run_config(run_dir)
-    path = Path(run_dir) / "checkpoints" / "last.pt"
+    folder = Path(run_dir) / "checkpoints"
+    path = folder / BEST if (folder / BEST).is_file() else folder / LAST
     return TabularGAN.from_state(checkpoint.load(path), path)
 
 

@@ -16,7 +16,7 @@ from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.tabular import TabularGAN
 from gankit.tabular.columns import TableTransformer, infer_kinds
-from gankit.tabular.model import ConditionSampler, PacDiscriminator, critic_loss
+from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, critic_loss
 
 
 def mixed_table(n=600, seed=0) -> pd.DataFrame:
@@ -101,6 +101,76 @@ def test_scikit_learn_tables_round_trip_and_sample_in_their_dtypes(loader):
             assert set(out[column]) <= set(df[column])
 
 
+def money_table(n=4000, seed=0) -> pd.DataFrame:
+    """capital-gain's shape: 90% exact zeros, the rest a heavy tail over three orders of magnitude; and an
+    hours-like column with a spike on one value."""
+    rng = np.random.default_rng(seed)
+    gain = np.where(rng.random(n) < 0.9, 0, np.round(np.exp(rng.normal(8, 1.5, n)))).astype(np.int64)
+    hours = np.where(rng.random(n) < 0.45, 40.0, rng.normal(38, 12, n).clip(1, 99))
+    return pd.DataFrame({"gain": gain, "hours": hours, "group": rng.choice(["a", "b"], n)})
+
+
+def test_point_masses_and_a_heavy_tail_get_exact_values_and_a_log_scale():
+    df = money_table()
+    t = TableTransformer().fit(df)
+    gain, hours = t.coders[0], t.coders[1]
+    assert gain.points == [0.0] and gain.log and gain.low == df["gain"][df["gain"] > 0].min()
+    assert hours.points == [40.0] and not hours.log
+    assert not t.coders[2].numeric
+    assert any("'gain': 0 (91% of rows) kept as exact values; the other values modelled on a log scale" in note
+               for note in t.notes)
+    back = t.inverse(t.transform(df, np.random.default_rng(0)))
+    assert dict(back.dtypes) == dict(df.dtypes)
+    assert (back["gain"] == df["gain"]).all()  # integers, zeros and tail alike, exactly
+    assert np.allclose(back["hours"], df["hours"], atol=1e-6 * 99)
+    assert ((back["hours"] == 40.0) == (df["hours"] == 40.0)).all()
+
+
+def test_a_point_mass_decodes_to_exactly_its_value_and_the_tail_stays_in_range():
+    df = money_table()
+    t = TableTransformer().fit(df)
+    out = t.inverse(np.random.default_rng(1).normal(0, 3, (5000, t.width)).astype(np.float32))
+    tail = df["gain"][df["gain"] > 0]
+    drawn = out["gain"][out["gain"] > 0]
+    assert out["gain"].dtype == np.int64 and len(drawn) and (out["gain"] == 0).any()
+    # no value between 0 and the smallest real non-zero: a zero mode decodes to 0 exactly, not to 0..30
+    assert drawn.between(tail.min(), tail.max()).all()
+    assert out["hours"].between(df["hours"].min(), df["hours"].max()).all()
+
+
+def test_a_column_of_only_point_masses_round_trips():
+    df = pd.DataFrame({"level": np.repeat([1, 2, 3], [50, 30, 20]), "other": np.arange(100.0) / 7})
+    t = TableTransformer().fit(df)
+    assert t.coders[0].points == [1.0, 2.0, 3.0] and not t.coders[0].means
+    back = t.inverse(t.transform(df, np.random.default_rng(0)))
+    assert (back["level"] == df["level"]).all() and back["level"].dtype == df["level"].dtype
+    again = TableTransformer.from_state(json.loads(json.dumps(t.state())))
+    noise = np.random.default_rng(2).normal(0, 3, (300, t.width)).astype(np.float32)
+    assert set(again.inverse(noise)["level"]) <= {1, 2, 3}
+
+
+def test_numeric_columns_with_point_masses_are_conditioned_on_by_mode_in_training_only():
+    df = money_table()
+    t = TableTransformer().fit(df)
+    matrix = t.transform(df, np.random.default_rng(0))
+    sampler = ConditionSampler(t, matrix)
+    names = [c.name for c in sampler.columns]
+    assert names == ["group", "gain", "hours"] and [names[j] for j in sampler.discrete()] == ["group"]
+    gain = names.index("gain")
+    assert sampler.columns[gain].width == 1 + len(t.coders[0].means) and sampler.columns[gain].categories is None
+    assert sampler.counts[gain][0] == (df["gain"] == 0).sum()  # slot 0: the exact zeros
+    cond, cols, cats, rows = sampler.train_batch(20_000, np.random.default_rng(1))
+    on_gain = cols == gain
+    # the tail (10% of rows) is asked for far more often than it occurs, and the real rows drawn hold the mode
+    assert (cats[on_gain] > 0).mean() > 0.5
+    offset = sampler.data_offsets[gain]
+    assert (matrix[rows[on_gain], offset:offset + sampler.columns[gain].width].argmax(1) == cats[on_gain]).all()
+    gan = small_gan(epochs=1).fit(df, log=lambda m: None)
+    with pytest.raises(GankitError, match="cannot condition on 'gain': use a discrete column, one of \\['group'\\]"):
+        gan.sample(10, condition={"gain": 0})
+    assert (gan.sample(50, seed=0, condition={"group": "b"})["group"] == "b").all()
+
+
 def test_unseen_category_is_refused():
     df = mixed_table()
     t = TableTransformer().fit(df)
@@ -125,6 +195,18 @@ def test_condition_sampler_favours_rare_categories_and_draws_rows_that_hold_them
     picked = np.asarray(sampler.columns[group].categories)[cats[on_group]]
     assert (df["group"].to_numpy()[rows[on_group]] == picked).all()
     assert (cond.sum(1) == 1).all()
+
+
+def test_sampling_draws_each_category_from_the_softmax_not_its_most_likely_one():
+    G = TableGenerator(2, 0, [("tanh", 1), ("softmax", 3)], hidden=())
+    p = torch.tensor([0.7, 0.2, 0.1])
+    raw = torch.cat([torch.zeros(20_000, 1), p.log().expand(20_000, 3)], dim=1)
+    rows = G.activate(raw, hard=True, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(rows[:, 1:].sum(1), torch.ones(20_000))  # one-hots
+    # each share within 4 standard errors of its probability (about 0.013 at 20,000 draws for 0.2)
+    assert torch.allclose(rows[:, 1:].mean(0), p, atol=0.013)
+    again = G.activate(raw, hard=True, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(rows, again)
 
 
 def test_critic_loss_and_pac_gradient_penalty_of_a_linear_critic_are_known():
@@ -305,3 +387,45 @@ def test_sampling_conditions_for_all_rows_at_once_draws_what_one_choice_per_row_
     cols = rng.integers(3, size=5000)
     cats = [rng.choice(len(sampler.counts[j]), p=np.asarray(sampler.counts[j]) / sum(sampler.counts[j])) for j in cols]
     assert np.array_equal(got, sampler.vectors(cols, np.asarray(cats)))
+
+
+# --- keeping the best epoch ---
+
+def test_the_guard_fails_rows_copied_from_training_and_passes_fresh_ones():
+    from gankit.tabular.validation import Validator, split
+
+    df = mixed_table(4000).drop(columns=["when"])
+    train, held = split(df, seed=0)
+    assert len(held) == 400 and len(train) == 3600
+    validator = Validator(train, held, "group", seed=0)
+    copied = validator.score(train.sample(2000, random_state=1))
+    fresh = validator.score(mixed_table(2000, seed=9).drop(columns=["when"]))
+    assert not copied["passes"] and copied["near_copy_share"] > 0.5
+    assert fresh["passes"] and fresh["near_copy_share"] < 0.1
+    # x tells group a from b and c (macro F1 about 0.65: b and c share x's mode); rows whose group no longer
+    # goes with x teach a classifier nothing
+    unrelated = mixed_table(2000, seed=9).drop(columns=["when"])
+    unrelated["group"] = unrelated["group"].sample(frac=1, random_state=0).to_numpy()
+    assert fresh["f1"] > 0.55 and validator.score(unrelated)["f1"] < fresh["f1"] - 0.15
+
+
+def test_keep_best_keeps_the_best_passing_epoch_and_the_run_samples_from_it(tmp_path, capsys):
+    df = mixed_table(1000)[["group", "x", "count", "flag"]]
+    gan = small_gan(epochs=6, keep_best=True, validate_every=2).fit(df, target="group", log=lambda m: None)
+    assert [c["epoch"] for c in gan.validation] == [2, 4, 6]
+    passing = [c for c in gan.validation if c["passes"]]
+    assert passing and gan.best == max(passing, key=lambda c: c["f1"])
+    kept = gan.best_state_dict()["generator"]
+    assert all(torch.equal(v, kept[k]) for k, v in gan.G.state_dict().items())
+    with pytest.raises(GankitError, match="pass target="):
+        small_gan(keep_best=True).fit(df, log=lambda m: None)
+    # the command line: best.pt and validation.csv beside last.pt; sample reads best.pt
+    path = tmp_path / "t.csv"
+    mixed_table(1000).drop(columns=["when"]).to_csv(path, index=False)
+    run = tmp_path / "run"
+    args = ["train", "--dataset", f"csv:{path}", "--batch-size", "100", "--lr", "1e-3", "--epochs", "4"]
+    assert main([*args, "--run-dir", str(run), "--keep-best", "--target", "group"]) == 0
+    assert (run / "checkpoints" / "best.pt").is_file() and len(pd.read_csv(run / "validation.csv")) == 1
+    assert "near-copy share" in capsys.readouterr().out
+    assert main([*args, "--run-dir", str(tmp_path / "no-target"), "--keep-best"]) == 2
+    assert "add --target COLUMN" in capsys.readouterr().err and not (tmp_path / "no-target").exists()

@@ -212,6 +212,7 @@ def test_the_report_warns_in_words_when_synthetic_rows_copy_real_ones(split):
     warned = evaluate_table(real, copying, real_test=held_out.iloc[:80])
     assert warned.scores["privacy"]["near_copy_warning"] is True
     assert "Warning: " in warned.summary() and "copying training rows" in warned.summary()
+    assert "train with --keep-best" in warned.summary()  # the fix, named
     fresh = evaluate_table(real, held_out.iloc[80:], real_test=held_out.iloc[:80])
     assert fresh.scores["privacy"]["share_closer_than_holdout_p5"] < 0.1
     assert fresh.scores["privacy"]["near_copy_warning"] is False and "Warning" not in fresh.summary()

@@ -2,13 +2,17 @@
 process at that batch, and only rank 0 writes the run directory."""
 
 import os
+import shutil
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 import torch
 
 from gankit import models
 from gankit.infra.checkpoint import load
+from tests.helpers import blob_images
 
 
 def _train(args, run_dir, nproc=None, extra=()):
@@ -29,10 +33,19 @@ def _relative_difference(a, b):
     return max(((a[k] - b[k]).norm() / b[k].norm()).item() for k in b)
 
 
-def test_two_gloo_processes_train_what_one_process_trains(blob_npz, tmp_path):
+@pytest.fixture(scope="module")
+def one_and_two_processes(tmp_path_factory):
+    """A one-process run and a two-process run of the same training (shared: each launch costs seconds)."""
     # 256 images, global batch 64: 4 full steps per epoch, so no batch is dropped by either run
-    _train(blob_npz, tmp_path / "single")
-    result = _train(blob_npz, tmp_path / "ddp", nproc=2)
+    tmp = tmp_path_factory.mktemp("ddp")
+    images, labels = blob_images(256)
+    np.savez(tmp / "blobs.npz", images=images, labels=labels)
+    _train(f"npz:{tmp / 'blobs.npz'}", tmp / "single")
+    return tmp, _train(f"npz:{tmp / 'blobs.npz'}", tmp / "ddp", nproc=2)
+
+
+def test_two_gloo_processes_train_what_one_process_trains(one_and_two_processes):
+    tmp_path, result = one_and_two_processes
     assert "data-parallel over 2 processes (gloo): effective batch 64 = 2 x 32" in result.stdout
     one, two = load(tmp_path / "single" / "checkpoints" / "last.pt"), load(tmp_path / "ddp" / "checkpoints" / "last.pt")
     assert two["step"] == one["step"] == 8
@@ -61,8 +74,8 @@ def test_two_gloo_processes_share_rank_zeros_self_conditioning_clusters(blob_npz
     assert _relative_difference(two["discriminator"], one["discriminator"]) < 1e-5
 
 
-def test_resumed_two_process_run_continues_where_it_stopped(blob_npz, tmp_path):
-    _train(blob_npz, tmp_path / "ddp", nproc=2)
+def test_resumed_two_process_run_continues_where_it_stopped(one_and_two_processes, tmp_path):
+    shutil.copytree(one_and_two_processes[0] / "ddp", tmp_path / "ddp")
     common = ["--run-dir", str(tmp_path / "ddp"), "--resume", "--epochs", "3", "--no-progress"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m", "gankit",
            "train", "--preset", "seed", *common]
