@@ -1,69 +1,218 @@
-"""UCI Adult: gankit's tabular GAN against the real data, scored as SDGym scores CTGAN.
+"""UCI Adult: gankit's tabular GAN beside CTGAN 0.12.1, over seeds, scored as SDGym scores CTGAN.
 
-    python benchmarks/tabular_adult.py                 # 15 minutes of training, then the report (about 20 minutes)
-    python benchmarks/tabular_adult.py --minutes 1     # a quick look
+    python benchmarks/tabular_adult.py --seeds 0 1 2                 # both, 15 minutes each per seed (about 2 hours)
+    python benchmarks/tabular_adult.py --seeds 0 --minutes 1 --arms gankit   # a quick look
 
-Trains `TabularGAN` on adult.data (32,561 rows) for --minutes of wall clock (after the columns are fitted),
-samples as many rows, and scores them with `evaluate_table` against the real training table, with ML efficacy
-on the real adult.test (16,281 rows; target income, binary F1 of >50K averaged over a depth-15 decision tree,
-AdaBoost, logistic regression and an MLP with one 50-unit layer), the real-data figure measured the same
-way in the same run. Writes every score to --out as JSON and prints the summary. Run it alone: training is
-bounded by the wall clock.
+Each arm trains on adult.data (32,561 rows) for --minutes of wall clock after its columns are fitted (both stop
+at the end of the epoch that passes the budget), samples as many rows, and is scored by the same
+`evaluate_table` call: column shape, pair trends, detection, ML efficacy on the real adult.test (16,281 rows;
+target income, binary F1 of >50K averaged over a depth-15 decision tree, AdaBoost, logistic regression and an
+MLP with one 50-unit layer; the real rows' figure beside it) and privacy (near-copies against adult.test).
+
+- gankit: `TabularGAN(minutes=..., seed=...)`, its defaults (batch 500, pac 10, G and D 256x256), in this process;
+  with --keep-best, as `gankit train --keep-best` trains (10% of adult.data held out to choose the epoch on; its
+  checks count in the budget).
+- ctgan: CTGAN 0.12.1 with its defaults (the same batch, pac and sizes) in a child process, in a virtual
+  environment the benchmark makes (--venv; never a gankit dependency). Its code is untouched: only the tqdm
+  iterator over its 300 epochs is replaced by one that stops after the epoch that passes the budget.
+
+Seconds per epoch count training only. The arms run one after another, never at once (timings would mean
+nothing). The JSON (--out) is rewritten after every run, so an interrupted benchmark keeps what it measured;
+--resume skips the runs it already holds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+from benchmarks.high_cardinality import CTGAN_VERSION, ensure_ctgan  # noqa: E402
+from benchmarks.train_speed import cpu_name  # noqa: E402
 from gankit.infra.io import write_text  # noqa: E402
-from gankit.tabular import (  # noqa: E402
-    TabularGAN,
-    adult,  # noqa: E402
-    evaluate_table,
-)
+from gankit.tabular import TabularGAN, adult, evaluate_table  # noqa: E402
 
-EVAL_MINUTES = 4.0  # fitting the columns, sampling and the report's eight classifiers
+EVAL_MINUTES = 2.0  # per run: sampling and the report's eight classifiers
+TARGET = "income"
+
+# The child that trains CTGAN: its epoch loop is `for i in tqdm(range(epochs))`; this iterator ends it at the budget.
+CTGAN_CHILD = """
+import json, sys, time
+import pandas as pd
+import ctgan.synthesizers.ctgan as module
+from ctgan import CTGAN
+
+train_csv, out_csv, minutes, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+timing = {"epochs": 0}
+
+class Budget:
+    def __init__(self, iterable, **_):
+        self.iterable = iterable
+    def __iter__(self):
+        start = timing["train_start"] = time.monotonic()
+        for i in self.iterable:
+            yield i
+            timing["epochs"] += 1
+            if time.monotonic() - start > minutes * 60:
+                break
+        timing["train_end"] = time.monotonic()
+    def set_description(self, *_, **__):
+        pass
+
+module.tqdm = Budget
+df = pd.read_csv(train_csv)
+model = CTGAN()
+model.set_random_state(seed)
+start = time.monotonic()
+model.fit(df, discrete_columns=[c for c in df.columns if df[c].dtype == object])
+fit_s = time.monotonic() - start
+model.sample(len(df)).to_csv(out_csv, index=False)
+train_s = timing["train_end"] - timing["train_start"]
+print("RESULT", json.dumps({"epochs": timing["epochs"], "train_s": train_s, "fit_s": fit_s,
+                            "columns_s": fit_s - train_s}))
+"""
+
+
+def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool) -> tuple[pd.DataFrame, dict]:
+    marks = {}
+
+    def log(message: str) -> None:
+        if message.startswith("columns fitted"):
+            marks["train_start"] = time.monotonic()
+        if not message.startswith("epoch") or "held-out" in message:
+            print("  gankit:", message, flush=True)
+
+    start = time.monotonic()
+    gan = TabularGAN(epochs=10_000, minutes=minutes, seed=seed, keep_best=keep_best).fit(train, target=TARGET, log=log)
+    end = time.monotonic()
+    info = {"epochs": len(gan.history), "train_s": end - marks["train_start"], "fit_s": end - start,
+            "columns_s": marks["train_start"] - start, "keep_best": keep_best, "best": gan.best,
+            "validation": gan.validation}
+    return gan.sample(len(train), seed=seed), info
+
+
+def train_ctgan(python: Path, train: pd.DataFrame, minutes: float, seed: int) -> tuple[pd.DataFrame, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        train_csv, out_csv = Path(tmp) / "train.csv", Path(tmp) / "synthetic.csv"
+        train.to_csv(train_csv, index=False)
+        done = subprocess.run([str(python), "-c", CTGAN_CHILD, str(train_csv), str(out_csv), str(minutes), str(seed)],
+                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"})
+        if done.returncode:
+            raise SystemExit(f"CTGAN's child failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        info = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))[7:])
+        synthetic = pd.read_csv(out_csv, keep_default_na=True)
+    # the CSV loses dtypes: give each column the real table's (CTGAN keeps integers whole)
+    return synthetic.astype(train.dtypes.to_dict()), info
+
+
+def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame, seed: int) -> dict:
+    # max_rows above the table size: ML efficacy trains on every row, as SDGym does
+    report = evaluate_table(train, synthetic, real_test=test, target=TARGET, seed=seed, max_rows=len(train) + 1)
+    print(report.summary(), flush=True)
+    return report.to_json()
+
+
+def headline(run: dict) -> dict:
+    """The figures the summary table shows, from one run's report."""
+    r = run["report"]
+    shapes = r["column_shape"]["per_column"]
+    worst = min(shapes, key=shapes.get)
+    return {"ml_efficacy_f1": r["ml_efficacy"]["synthetic"]["mean"], "real_rows_f1": r["ml_efficacy"]["real"]["mean"],
+            "column_shape_mean": r["column_shape"]["mean"], "column_shape_min": shapes[worst], "worst_column": worst,
+            "capital_gain_shape": shapes["capital-gain"], "capital_loss_shape": shapes["capital-loss"],
+            "pair_trends": r["pair_trends"]["mean"], "detection_auc": r["detection"]["auc"],
+            "near_copy_share": r["privacy"]["share_closer_than_holdout_p5"],
+            "exact_copies": r["privacy"]["exact_copies"], "epochs": run["epochs"],
+            "seconds_per_epoch": run["train_s"] / run["epochs"]}
+
+
+def summarise(runs: dict) -> dict:
+    """Per arm, each headline figure's mean, standard deviation (over seeds, n - 1) and per-seed values."""
+    out = {}
+    for arm, by_seed in runs.items():
+        rows = [headline(run) for _, run in sorted(by_seed.items(), key=lambda kv: int(kv[0]))]
+        figures = {}
+        for key in rows[0]:
+            values = [row[key] for row in rows]
+            if isinstance(values[0], str):
+                figures[key] = values
+                continue
+            figures[key] = {"mean": statistics.fmean(values),
+                            "std": statistics.stdev(values) if len(values) > 1 else 0.0, "per_seed": values}
+        out[arm] = figures
+    return out
+
+
+def table(summary: dict) -> str:
+    keys = [("ml_efficacy_f1", "F1 (>50K)", 3), ("column_shape_min", "worst column shape", 3),
+            ("capital_gain_shape", "capital-gain shape", 3), ("capital_loss_shape", "capital-loss shape", 3),
+            ("column_shape_mean", "column shape", 3), ("near_copy_share", "near-copy share", 3),
+            ("detection_auc", "detection AUC", 3), ("epochs", "epochs", 0), ("seconds_per_epoch", "s/epoch", 2)]
+    arms = list(summary)
+    lines = ["| figure | " + " | ".join(arms) + " |", "| --- |" + " --- |" * len(arms)]
+    for key, label, digits in keys:
+        cells = [f"{summary[a][key]['mean']:.{digits}f} ± {summary[a][key]['std']:.{digits}f}" for a in arms]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def speed_ratio(runs: dict) -> dict | None:
+    """gankit's epochs per second over CTGAN's, per seed (each pair trained in this run) and their mean."""
+    if not {"gankit", "ctgan"} <= set(runs):
+        return None
+    seeds = sorted(set(runs["gankit"]) & set(runs["ctgan"]), key=int)
+    ratios = [(runs["ctgan"][s]["train_s"] / runs["ctgan"][s]["epochs"])
+              / (runs["gankit"][s]["train_s"] / runs["gankit"][s]["epochs"]) for s in seeds]
+    return {"per_seed": dict(zip(seeds, ratios)), "mean": statistics.fmean(ratios)} if ratios else None
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--arms", nargs="+", choices=("gankit", "ctgan"), default=["gankit", "ctgan"])
     p.add_argument("--minutes", type=float, default=15.0)
-    p.add_argument("--epochs", type=int, default=10_000, help="an upper bound; --minutes normally ends training")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=None, help="G's and D's learning rate (default: TabularGAN's)")
+    p.add_argument("--venv", type=Path, default=ROOT / ".bench-venvs" / f"ctgan-{CTGAN_VERSION}")
     p.add_argument("--out", default="benchmarks/results/adult.json")
-    p.add_argument("--save", default=None, help="also save the trained model here")
+    p.add_argument("--resume", action="store_true", help="keep the runs --out already holds and do the rest")
+    p.add_argument("--keep-best", action="store_true", help="gankit keeps its best validated epoch (gankit train "
+                   "--keep-best)")
     a = p.parse_args()
-    print(f"expect about {a.minutes + EVAL_MINUTES:.0f} minutes", flush=True)
+    python = ensure_ctgan(a.venv) if "ctgan" in a.arms else None
+    out_path = ROOT / a.out
+    runs = json.loads(out_path.read_text())["runs"] if a.resume and out_path.is_file() else {}
+    n = sum(str(seed) not in runs.get(arm, {}) for seed in a.seeds for arm in a.arms)
+    print(f"{n} runs; expect about {n * (a.minutes + EVAL_MINUTES + 1):.0f} minutes", flush=True)
     train, test = adult.load("train"), adult.load("test")
-    options = dict(epochs=a.epochs, minutes=a.minutes, seed=a.seed)
-    if a.lr is not None:
-        options.update(lr_g=a.lr, lr_d=a.lr)
-    start = time.monotonic()
-    epochs_seen = []
-    gan = TabularGAN(**options).fit(train, log=lambda m: epochs_seen.append(m) if m.startswith("epoch") else print(m))
-    fit_s = time.monotonic() - start
-    print(f"trained {len(gan.history)} epochs in {fit_s / 60:.1f} minutes (columns fitted included)", flush=True)
-    if a.save:
-        gan.save(a.save)
-    synthetic = gan.sample(len(train), seed=a.seed)
-    # max_rows above the table size: ML efficacy trains on every row, as SDGym does
-    report = evaluate_table(train, synthetic, real_test=test, target="income", seed=a.seed, max_rows=len(train) + 1)
-    out = {"minutes_budget": a.minutes, "fit_minutes": round(fit_s / 60, 2), "epochs": len(gan.history),
-           "options": {k: v for k, v in options.items()}, "torch": torch.__version__,
-           "threads": torch.get_num_threads(), "report": report.to_json(), "history": gan.history[-5:]}
-    write_text(a.out, json.dumps(out, indent=1) + "\n")
-    print(report.summary())
-    ml = report.scores["ml_efficacy"]
-    print(json.dumps({k: ml[k] for k in ml if k != "per_classifier"} if ml else None))
+    for seed in a.seeds:
+        for arm in a.arms:
+            if str(seed) in runs.get(arm, {}):
+                continue
+            print(f"== {arm}, seed {seed}", flush=True)
+            if arm == "gankit":
+                synthetic, info = train_gankit(train, a.minutes, seed, a.keep_best)
+            else:
+                synthetic, info = train_ctgan(python, train, a.minutes, seed)
+            print(f"  {info['epochs']} epochs, {info['train_s'] / info['epochs']:.2f} s per epoch", flush=True)
+            runs.setdefault(arm, {})[str(seed)] = {**info, "report": score(train, test, synthetic, seed)}
+            summary = summarise(runs)
+            out = {"cpu": cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                   "ctgan": CTGAN_VERSION, "minutes_budget": a.minutes, "seeds": a.seeds,
+                   "command": "python benchmarks/tabular_adult.py " + " ".join(sys.argv[1:]),
+                   "summary": summary, "gankit_epochs_per_second_over_ctgan": speed_ratio(runs), "runs": runs}
+            write_text(out_path, json.dumps(out, indent=1) + "\n")
+    print(table(summarise(runs)))
+    print("gankit epochs/s over CTGAN's:", speed_ratio(runs))
 
 
 if __name__ == "__main__":
