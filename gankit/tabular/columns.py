@@ -171,9 +171,10 @@ class TableTransformer:
         x = _to_float(s, c.kind)
         present = ~np.isnan(x)
         points = np.asarray(c.points, dtype=float)
-        point = np.flatnonzero(np.isin(x, points)) if len(points) else np.zeros(0, int)
+        on_point = np.isin(x, points)
+        point = np.flatnonzero(on_point)
         modes, alpha = np.zeros(len(x), dtype=int), np.zeros(len(x))
-        gaussian = np.flatnonzero(present & ~np.isin(x, points))
+        gaussian = np.flatnonzero(present & ~on_point)
         if len(gaussian):
             modes[gaussian], alpha[gaussian] = self._gaussian_modes(c, x[gaussian], rng)
             modes[gaussian] += len(points)
