@@ -46,42 +46,7 @@ from gankit.tabular import TabularGAN, adult, evaluate_table  # noqa: E402
 EVAL_MINUTES = 2.0  # per run: sampling and the report's eight classifiers
 TARGET = "income"
 
-# The child that trains CTGAN: its epoch loop is `for i in tqdm(range(epochs))`; this iterator ends it at the budget.
-CTGAN_CHILD = """
-import json, sys, time
-import pandas as pd
-import ctgan.synthesizers.ctgan as module
-from ctgan import CTGAN
-
-train_csv, out_csv, minutes, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-timing = {"epochs": 0}
-
-class Budget:
-    def __init__(self, iterable, **_):
-        self.iterable = iterable
-    def __iter__(self):
-        start = timing["train_start"] = time.monotonic()
-        for i in self.iterable:
-            yield i
-            timing["epochs"] += 1
-            if time.monotonic() - start > minutes * 60:
-                break
-        timing["train_end"] = time.monotonic()
-    def set_description(self, *_, **__):
-        pass
-
-module.tqdm = Budget
-df = pd.read_csv(train_csv)
-model = CTGAN()
-model.set_random_state(seed)
-start = time.monotonic()
-model.fit(df, discrete_columns=[c for c in df.columns if df[c].dtype == object])
-fit_s = time.monotonic() - start
-model.sample(len(df)).to_csv(out_csv, index=False)
-train_s = timing["train_end"] - timing["train_start"]
-print("RESULT", json.dumps({"epochs": timing["epochs"], "train_s": train_s, "fit_s": fit_s,
-                            "columns_s": fit_s - train_s}))
-"""
+CTGAN_CHILD = Path(__file__).with_name("ctgan_child.py")  # run in CTGAN's own virtual environment
 
 
 def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool) -> tuple[pd.DataFrame, dict]:
@@ -106,14 +71,19 @@ def train_ctgan(python: Path, train: pd.DataFrame, minutes: float, seed: int) ->
     with tempfile.TemporaryDirectory() as tmp:
         train_csv, out_csv = Path(tmp) / "train.csv", Path(tmp) / "synthetic.csv"
         train.to_csv(train_csv, index=False)
-        done = subprocess.run([str(python), "-c", CTGAN_CHILD, str(train_csv), str(out_csv), str(minutes), str(seed)],
-                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"})
-        if done.returncode:
-            raise SystemExit(f"CTGAN's child failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        info = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))[7:])
+        info = run_ctgan(python, train_csv, "--minutes", str(minutes), "--seed", str(seed), "--out", str(out_csv))
         synthetic = pd.read_csv(out_csv, keep_default_na=True)
     # the CSV loses dtypes: give each column the real table's (CTGAN keeps integers whole)
     return synthetic.astype(train.dtypes.to_dict()), info
+
+
+def run_ctgan(python: Path, train_csv: Path, *args: str) -> dict:
+    """ctgan_child.py's RESULT, run by CTGAN's venv's python with the given arguments."""
+    done = subprocess.run([str(python), str(CTGAN_CHILD), str(train_csv), *args], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "2"})
+    if done.returncode:
+        raise SystemExit(f"CTGAN's child failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))[7:])
 
 
 def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame, seed: int) -> dict:

@@ -182,7 +182,7 @@ class TabularGAN:
         # D step: real rows holding the condition against generated rows given it
         d_loss, _ = critic_loss(D, data[rows], fake.detach(), cond, cfg.gp_weight)
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        d_loss.backward(inputs=list(D.parameters()))  # not into the mixed rows, whose gradient nothing uses
         opt_d.step()
         # G step, on the same generated rows (as pytorch/examples' DCGAN does: one G pass per step, not two):
         # raise D's score, and hold the condition

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.nn import functional as F
 
 from gankit.cli import main
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
 from gankit.tabular import TabularGAN
 from gankit.tabular.columns import TableTransformer, infer_kinds
-from gankit.tabular.model import ConditionSampler, PacDiscriminator, TableGenerator, critic_loss
+from gankit.tabular.model import ByteDropout, ConditionSampler, PacDiscriminator, TableGenerator, critic_loss
 
 
 def mixed_table(n=600, seed=0) -> pd.DataFrame:
@@ -213,15 +214,45 @@ def test_critic_loss_and_pac_gradient_penalty_of_a_linear_critic_are_known():
     torch.manual_seed(0)
     D = PacDiscriminator(data_dim=3, cond_dim=2, pac=4, hidden=())
     real, fake, cond = torch.randn(8, 3), torch.randn(8, 3), torch.randn(8, 2)
-    # D is one linear layer over 4 rows of (3 data + 2 condition) values: its gradient with respect to the
-    # rows is the data part of its weights, whatever the input
-    w = D.net[0].weight.detach().reshape(4, 5)[:, :3]
+    # D is one linear layer over 4 rows of 3 data values and their 2 condition values: its gradient with respect
+    # to the rows is the rows' weights, whatever the input
+    w = D.rows_in.weight.detach()
     expected = (w.norm() - 1) ** 2
     loss, penalty = critic_loss(D, real, fake, cond, gp_weight=10.0)
     assert penalty.item() == pytest.approx(expected.item(), rel=1e-5)
     # and the loss is D's mean score of the fake packs minus the real packs', plus the weighted penalty
     score = lambda rows: D(rows, cond).mean().item()  # noqa: E731
+    # the conditions' weights are part of the same layer: D is linear in rows and conditions together
+    flat = lambda rows: torch.cat([rows, cond], 1).reshape(2, 20)  # noqa: E731
+    w_all = torch.cat([D.rows_in.weight.reshape(4, 3), D.cond_in.weight.reshape(4, 2)], 1).reshape(1, 20)
+    assert torch.allclose(D(fake, cond), (flat(fake) * w_all).sum(1) + D.rows_in.bias, atol=1e-5)
     assert loss.item() == pytest.approx(score(fake) - score(real) + 10 * expected.item(), rel=1e-5, abs=1e-6)
+
+
+def test_condition_loss_is_each_rows_cross_entropy_on_its_picked_column():
+    df = mixed_table(2000)
+    t = TableTransformer().fit(df)
+    sampler = ConditionSampler(t, t.transform(df, np.random.default_rng(0)))
+    cond, cols, cats, rows = (torch.from_numpy(a) for a in sampler.train_batch(300, np.random.default_rng(1)))
+    raw = torch.randn(300, t.width, generator=torch.Generator().manual_seed(2))
+    expected = sum(F.cross_entropy(raw[i:i + 1, o:o + c.width], cats[i:i + 1]).item()
+                   for i in range(300) for o, c in [(sampler.data_offsets[cols[i]], sampler.columns[cols[i]])]) / 300
+    assert len(set(c.width for c in sampler.columns)) > 1  # padding to the widest column is exercised
+    assert sampler.condition_loss(raw, cols, cats).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_byte_dropout_drops_half_scales_the_rest_and_is_the_identity_in_eval():
+    torch.manual_seed(0)
+    drop = ByteDropout(0.5)
+    x = torch.ones(1000, 100, requires_grad=True)
+    y = drop(x)
+    assert set(y.unique().tolist()) == {0.0, 2.0} and abs((y == 0).float().mean().item() - 0.5) < 0.01
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient flows through the kept elements alone, scaled alike
+    assert not torch.equal(drop(x), y)  # a new mask each call
+    assert torch.equal(drop.eval()(x), x)
+    with pytest.raises(ValueError, match="k/256"):
+        ByteDropout(0.3)
 
 
 # --- the GAN ---
