@@ -21,9 +21,17 @@ from gankit.infra.datadir import default_data_dir, resolve_data_dir
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
 
-__all__ = ["ImageData", "check_spec", "dataset_names", "default_data_dir", "load_images", "load_training_images", "prepare"]
+__all__ = ["ImageData", "check_spec", "dataset_names", "default_data_dir", "has_test_split", "load_images",
+           "load_training_images", "prepare"]
 
 _SPLITS = ("train", "test")
+DECODED_DIR = "decoded"  # under the data dir: folders decoded once into memory-mappable files
+
+
+def has_test_split(spec: str) -> bool:
+    """Whether the data set has a test split (MNIST and Fashion-MNIST); the others are one training split."""
+    parsed = _check(spec)
+    return parsed.kind == "builtin" and parsed.name not in emoji.PACKAGES
 
 
 def check_spec(spec: str) -> None:
@@ -45,10 +53,12 @@ def prepare(spec: str, data_dir: str | os.PathLike | None = None, log: Log = pri
 
 def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: str = "train",
                 limit: int | None = None, image_size: int | None = None, channels: int | None = None,
-                max_image_pixels: int | None = None, fit: str = "crop", log: Log = print) -> ImageData:
+                max_image_pixels: int | None = None, fit: str = "crop", cache: str = "auto",
+                log: Log = print) -> ImageData:
     """The images of `spec`: the first `limit` (in file order) of `split`, resized to image_size x
     image_size (a non-square image by `fit`: crop, pad or stretch) and converted to `channels` (1 or 3) where the
-    source allows it."""
+    source allows it. A folder's decoded images are held in memory or mapped from a file decoded once into
+    the data dir (`cache`: memory, disk, or auto: disk when they would fill more than a quarter of free memory)."""
     parsed = _check(spec)
     _check_options(split, limit, image_size, channels)
     if parsed.name in emoji.PACKAGES:  # colour, 64 x 64, one split: resizable and convertible like a folder
@@ -66,18 +76,20 @@ def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: 
         raise GankitError(f"{parsed.name} has only a train split, not '{split}': use split='train'")
     if parsed.kind == "folder":
         return folder.load(parsed.path, parsed.name, limit, image_size, channels, log,
-                           max_image_pixels or folder.MAX_IMAGE_PIXELS, fit)
+                           max_image_pixels or folder.MAX_IMAGE_PIXELS, fit, cache,
+                           resolve_data_dir(data_dir) / DECODED_DIR)
     return npz.load(parsed.path, parsed.name, limit, image_size, channels, log, fit)
 
 
 def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *, holdout: int = 0,
                          limit: int | None = None, image_size: int | None = None, channels: int | None = None,
-                         max_image_pixels: int | None = None, fit: str = "crop", log: Log = print) -> ImageData:
+                         max_image_pixels: int | None = None, fit: str = "crop", cache: str = "auto",
+                         log: Log = print) -> ImageData:
     """The training split of `spec` as a run trains on it: without its validation slice of `holdout` images
     (gankit.data.split; 0: none), then the first `limit`."""
     loaded = load_images(spec, data_dir, limit=None if holdout else limit, image_size=image_size,
-                         channels=channels, max_image_pixels=max_image_pixels, fit=fit, log=log)
-    return training_data(loaded, holdout, limit)
+                         channels=channels, max_image_pixels=max_image_pixels, fit=fit, cache=cache, log=log)
+    return training_data(loaded, holdout, limit, log)
 
 
 def from_arrays(images, labels=None, log: Log = print) -> ImageData:

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile
 
+from gankit.data import disk_cache
 from gankit.data.convert import resize, to_channels
 from gankit.data.imagedata import ImageData
-from gankit.infra.device import check_fits_in_memory
+from gankit.infra.device import available_memory, check_fits_in_memory
 from gankit.infra.errors import GankitError, describe
 from gankit.infra.log import Log
 
@@ -76,28 +77,86 @@ def scan(root: Path) -> tuple[list[Path], list[int] | None, list[str] | None]:
 MAX_IMAGE_PIXELS = 4096 * 4096  # per image, decoded: a guard against decompression bombs (--max-image-pixels)
 
 
+CACHES = ("auto", "disk", "memory")  # where decoded images are held (--image-cache)
+
+
 def load(root: Path, name: str, limit: int | None, image_size: int | None, channels: int | None,
-         log: Log, max_image_pixels: int = MAX_IMAGE_PIXELS, fit: str = "crop") -> ImageData:
+         log: Log, max_image_pixels: int = MAX_IMAGE_PIXELS, fit: str = "crop", cache: str = "auto",
+         cache_dir: Path | None = None) -> ImageData:
     """The images under `root`, the first `limit` of them, as (N, channels, H, W) uint8.
 
     Default channels: 1 when every image is grayscale, else 3. Default size: the images' own, which
-    must then be the same for all. Every size is checked from the file headers before any pixel is decoded."""
+    must then be the same for all. Every size is checked from the file headers before any pixel is decoded.
+    `cache`: memory decodes into this process; disk decodes once into a file under `cache_dir` and maps it
+    (later runs start at once, and a folder larger than memory trains); auto is disk when the decoded images
+    would take more than a quarter of the memory free now."""
     paths, labels, class_names = scan(root)
     if limit is not None:
         paths, labels = paths[:limit], None if labels is None else labels[:limit]
-    headers = [_header(path) for path in paths]  # cheap: Pillow reads only the file headers here
+    headers = _headers(paths)  # cheap: Pillow reads only the file headers here
     _check_pixels(paths, [size for _, size in headers], max_image_pixels)
     channels = channels or (1 if all(gray for gray, _ in headers) else 3)
     height, width = _target_size(paths, [size for _, size in headers], image_size, root)
-    check_fits_in_memory(len(paths) * channels * height * width, f"{len(paths)} images of {channels}x{height}x{width}",
-                         "pass a smaller --image-size or --limit")
-    images = torch.empty((len(paths), channels, height, width), dtype=torch.uint8)
-    for i, path in enumerate(paths):
-        images[i] = resize(to_channels(_decode(path), channels), height, width, fit)
+    shape, nbytes = (channels, height, width), len(paths) * channels * height * width
+    what = f"{len(paths)} images of {channels}x{height}x{width}"
+
+    def fill(out: torch.Tensor) -> None:
+        failed = []
+        for i, path in enumerate(paths):
+            try:
+                out[i] = resize(to_channels(_decode(path), channels), height, width, fit)
+            except MemoryError:
+                raise
+            except Exception as exc:  # Pillow signals a bad file with many exception types: all are "unreadable"
+                failed.append((path, describe(exc)))
+        _refuse_unreadable(failed, len(paths))
+
+    file = None
+    if cache_dir is not None and _on_disk(cache, nbytes):
+        images, file = disk_cache.cached(root, paths, shape, fill, cache_dir, {"fit": fit}, log)
+    else:
+        check_fits_in_memory(nbytes, what, "pass --image-cache disk to train from a decoded copy on disk, or a "
+                             "smaller --image-size or --limit")
+        images = torch.empty((len(paths), *shape), dtype=torch.uint8)
+        fill(images)
     classes = f" in {len(class_names)} classes" if class_names else " (no classes)"
-    log(f"{name}: {len(paths)} images{classes}, as {channels}x{height}x{width}")
+    log(f"{name}: {len(paths)} images{classes}, as {channels}x{height}x{width}" + (" (mapped from disk)" if file else ""))
     return ImageData(images, None if labels is None else torch.tensor(labels, dtype=torch.int64),
-                     len(class_names) if class_names else 0, name, class_names)
+                     len(class_names) if class_names else 0, name, class_names, file)
+
+
+def _on_disk(cache: str, nbytes: int) -> bool:
+    if cache not in CACHES:
+        raise GankitError(f"unknown image cache {cache!r}: use {', '.join(CACHES)}")
+    if cache != "auto":
+        return cache == "disk"
+    free = available_memory()
+    return free is not None and nbytes > free / 4
+
+
+def _headers(paths: list[Path]) -> list[tuple[bool, tuple[int, int]]]:
+    """(is grayscale, (width, height)) of each image file, from its header."""
+    headers, failed = [], []
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                headers.append((_is_gray(img), img.size))
+        except MemoryError:
+            raise
+        except Exception as exc:  # Pillow signals a bad file with many exception types: all are "unreadable"
+            failed.append((path, describe(exc)))
+    _refuse_unreadable(failed, len(paths))
+    return headers
+
+
+def _refuse_unreadable(failed: list[tuple[Path, str]], total: int) -> None:
+    """Every unreadable file counted and the first five named: a folder with broken files is refused rather
+    than trained on in part, unnoticed."""
+    if not failed:
+        return
+    names = "; ".join(f"{path} ({why})" for path, why in failed[:5]) + (
+        f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
+    raise GankitError(f"cannot read {len(failed)} of {total} image files: {names}: remove or replace them")
 
 
 def _check_pixels(paths: list[Path], sizes: list[tuple[int, int]], limit: int) -> None:
@@ -123,27 +182,11 @@ def _target_size(paths: list[Path], sizes: list[tuple[int, int]], image_size: in
     return height, width
 
 
-def _header(path: Path) -> tuple[bool, tuple[int, int]]:
-    """(is grayscale, (width, height)) of an image file, from its header."""
-    try:
-        with Image.open(path) as img:
-            return _is_gray(img), img.size
-    except MemoryError:
-        raise
-    except Exception as exc:  # Pillow signals a bad file with many exception types: all are "unreadable"
-        raise _unreadable(path, exc) from None
-
-
 def _decode(path: Path) -> torch.Tensor:
-    """The pixels of an image file as (1 or 3, H, W) uint8."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            pixels = _pixels(img)
-    except MemoryError:
-        raise
-    except Exception as exc:  # truncated data, bad compressed streams, unsupported modes...
-        raise _unreadable(path, exc) from None
+    """The pixels of an image file as (1 or 3, H, W) uint8; Pillow's error where the file is unreadable."""
+    with Image.open(path) as img:
+        img.load()
+        pixels = _pixels(img)
     tensor = torch.from_numpy(pixels)
     return tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
 
@@ -173,7 +216,3 @@ def _is_gray(img: Image.Image) -> bool:
         return False
     rgb = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
     return bool((rgb == rgb[:, :1]).all())
-
-
-def _unreadable(path: Path, exc: BaseException) -> GankitError:
-    return GankitError(f"cannot read image {path} ({describe(exc)}): remove or replace the file")

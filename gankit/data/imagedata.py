@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -14,6 +15,7 @@ class ImageData:
     num_classes: int  # 0 when unlabelled
     name: str  # the dataset spec it came from
     class_names: list[str] | None = None
+    mapped_from: Path | None = None  # the decoded-image file `images` is memory-mapped from (data.disk_cache)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -30,5 +32,8 @@ def first(data: ImageData, limit: int | None) -> ImageData:
     memory is freed when the caller drops it."""
     if limit is None or limit >= len(data):
         return data
+    if data.mapped_from is not None:  # a slice of a mapped file is a view of it, and costs no memory
+        labels = None if data.labels is None else data.labels[:limit].clone()
+        return ImageData(data.images[:limit], labels, data.num_classes, data.name, data.class_names, data.mapped_from)
     labels = None if data.labels is None else data.labels[:limit].clone()
     return ImageData(data.images[:limit].clone(), labels, data.num_classes, data.name, data.class_names)

@@ -55,6 +55,10 @@ class TrainConfig:
     channels: int | None = option(None, "1 (grayscale) or 3 (RGB), for folder: images", "data", choices=(1, 3))
     image_fit: str = option("crop", "how --image-size makes a non-square image square: crop (the centred square), "
                             "pad (black bars) or stretch", "data", choices=_registry("gankit.data.convert", "FITS"))
+    image_cache: str = option("auto", "folder: images: decode them once into a file under the data dir and train "
+                              "from it memory-mapped (disk: for folders larger than memory, and later runs start "
+                              "at once), hold them in memory (memory), or disk when they would fill more than a "
+                              "quarter of free memory (auto)", "data", choices=("auto", "disk", "memory"))
     max_image_pixels: int = option(4096 * 4096, "folder: images: refuse an image of more pixels than N before "
                                    "decoding it (a guard against decompression bombs)", "data", metavar="N")
     # the models and the game
@@ -395,13 +399,6 @@ def validate(cfg: TrainConfig, check_data: bool = True) -> TrainConfig:
         raise GankitError(f"unknown --on-divergence '{cfg.on_divergence}': use warn or rollback")
     if cfg.eval_every < 0:
         raise GankitError(f"--eval-every must be 0 (off) or a number of epochs, got {cfg.eval_every}")
-    if cfg.eval_every:
-        from gankit.metrics.domain import domain_datasets
-
-        if cfg.dataset not in domain_datasets():
-            raise GankitError(f"--eval-every needs a domain network, and there is none for {cfg.dataset}: gankit "
-                              f"has them for {' and '.join(domain_datasets())}; evaluate other data afterwards "
-                              "with `gankit evaluate RUN --features inception`")
     _check_self_condition(cfg)
     from gankit.data.convert import FITS
 

@@ -160,7 +160,8 @@ def _load_checked(cfg: TrainConfig, device: torch.device, log: Log,
     else:
         dataset = data.load_training_images(cfg.dataset, cfg.data_dir, holdout=holdout, limit=cfg.limit,
                                             image_size=cfg.image_size, channels=cfg.channels,
-                                            max_image_pixels=cfg.max_image_pixels, fit=cfg.image_fit, log=log)
+                                            max_image_pixels=cfg.max_image_pixels, fit=cfg.image_fit,
+                                            cache=cfg.image_cache, log=log)
     _, num_classes = _labels(cfg, dataset)
     footprint.check_fits(cfg, tuple(dataset.shape), num_classes or cfg.self_condition, device)
     return dataset

@@ -568,7 +568,7 @@ def test_corrupt_image_is_named(tmp_path, content):
     make_images(tmp_path, 2, "RGB", size=(64, 64))
     bad = tmp_path / "img001.png"
     bad.write_bytes(content if isinstance(content, bytes) else bad.read_bytes()[:200])
-    with pytest.raises(GankitError, match="cannot read image") as excinfo:
+    with pytest.raises(GankitError, match="cannot read 1 of 2 image files") as excinfo:
         data.load_images(f"folder:{tmp_path}", log=Log())
     assert str(bad) in one_line_error(excinfo)
 
