@@ -26,10 +26,11 @@ from gankit.infra.io import write_text
 from gankit.infra.log import Log
 from gankit.infra.version import __version__
 from gankit.metrics import KEYS, Features, Options, compute, resolve, skipped
-from gankit.metrics.reference import FEATURES_VERSION, cache_dir, reference_features, train_reference
+from gankit.metrics.reference import FEATURES_VERSION, cache_dir, dataset_key, reference_features, train_reference
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "classes", "memorisation", "label_accuracy", "class_fid")
-FEATURES = ("domain", "inception")
+FEATURES = ("auto", "domain", "inception")  # auto: the data set's domain network where it has one, else Inception
+SPLITS = ("auto", "test", "train")  # auto: test where the data set has one, else train
 
 
 @dataclass
@@ -60,28 +61,42 @@ class Report:
 
 
 def evaluate(source: str | Path, *, dataset: str | None = None, n: int = 10_000, metrics: Iterable[str] = DEFAULT_METRICS,
-             features: str = "domain", seed: int = 0, reference_split: str = "test", data_dir: str | None = None,
+             features: str = "auto", seed: int = 0, reference_split: str = "auto", data_dir: str | None = None,
              device: str = "auto", checkpoint: str = "last", log: Log = print) -> Report:
-    """Score `source` (a run directory, an .npz with `images` [and `labels`], or an image folder)."""
+    """Score `source` (a run directory, an .npz with `images` [and `labels`], or an image folder).
+
+    Against the test split where the data set has one. Where it has not (emoji, folders, npz files), or with
+    reference_split="train", the training images are split in two seeded halves: generated images are scored
+    against half A at its size (at most n), and half B against half A is the floor."""
     names = [m.name for m in resolve(metrics)]
     if n < 10:
         raise GankitError(f"-n must be at least 10 samples, got {n}")
-    if features not in FEATURES:
-        raise GankitError(f"unknown features '{features}': use domain or inception")
+    if features not in FEATURES or reference_split not in SPLITS:
+        raise GankitError(f"unknown features '{features}' or reference '{reference_split}': use features "
+                          f"{', '.join(FEATURES)} and reference {', '.join(SPLITS)}")
     # With the data set named, a missing feature network is refused before any sampling or reading.
     extractor = _extractor(features, dataset, device, log) if dataset else None
-    fake_images, labels, dataset, what = _load_source(Path(source), dataset, n, seed, device, checkpoint, data_dir, log)
+    fake_images, labels, dataset, what, options = _load_source(Path(source), dataset, n, seed, device, checkpoint,
+                                                               data_dir, log)
     extractor = extractor or _extractor(features, dataset, device, log)
+    split = reference_split if reference_split != "auto" else "test" if data.has_test_split(dataset) else "train"
     n = len(fake_images)  # fewer than -n in a file: real sets and the floor use the same smaller N
-    real = reference_features(extractor, dataset, reference_split, n, seed, data_dir, log)
-    train_a, train_b = train_reference(extractor, dataset, n, seed, data_dir, log)
+    train_a, train_b = train_reference(extractor, dataset, n, seed, data_dir, log, options)
+    if split == "train":  # half A is the reference, half B the floor, the generated set cut to their size
+        real = train_a
+        fake_images = fake_images[:len(real)]
+        labels = labels[:len(real)] if labels is not None else None
+    else:
+        real = reference_features(extractor, dataset, split, n, seed, data_dir, log, load_options=options)
     fake = Features(*extractor.extract(fake_images), labels_requested=labels)
-    log(f"scoring {len(fake)} generated images against {len(real)} real ({reference_split})")
+    log(f"scoring {len(fake)} generated images against {len(real)} real ({split})")
     scores = compute(names, real, fake, train=train_a, seed=seed)
-    floor = _cached_floor(extractor, dataset, reference_split, n, seed, names, real, train_a, train_b)
+    floor = _cached_floor(extractor, dataset, options, split, len(fake), seed, names, real, train_a, train_b)
+    floor_what = f"{len(train_b)} other {dataset} training images"
     protocol = {"source": what, "dataset": dataset, "features": extractor.name, "features_sha256": extractor.sha256,
                 "n_real": len(real), "n_fake": len(fake), "n_train_reference": len(train_a),
-                "reference_split": reference_split, "floor": f"{len(train_b)} other {dataset} training images",
+                "reference_split": split if split == "test" else "train (half A)",
+                "floor": floor_what if split == "test" else f"{floor_what} (half B)", "load_options": options,
                 "seed": seed, "metrics": names, "options": vars(Options()), "gankit_version": __version__}
     report = Report(scores, floor, protocol, skipped(names, real, fake, train_a))
     if (Path(source) / "checkpoints").is_dir():  # a run directory keeps its last evaluation, for its report
@@ -90,7 +105,9 @@ def evaluate(source: str | Path, *, dataset: str | None = None, n: int = 10_000,
 
 
 def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str, checkpoint: str,
-                 data_dir: str | None, log: Log) -> tuple[torch.Tensor, torch.Tensor | None, str, str]:
+                 data_dir: str | None, log: Log) -> tuple[torch.Tensor, torch.Tensor | None, str, str, dict]:
+    """(generated images, the labels they were asked for, the data set, what they are, how the data set's
+    images are loaded to compare with them: a run's image_size, channels and fit)."""
     if (path / "checkpoints").is_dir():
         from gankit.generate.sample import load
 
@@ -99,7 +116,10 @@ def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str
             raise GankitError(f"{path} was trained on {g.config.dataset}, not {dataset}: leave --dataset out for a run")
         log(f"sampling {n} images from {path} ({checkpoint} checkpoint, seed {seed})")
         labels = g.labels_for(n, None)  # a conditional run is asked for every class in turn
-        return g.sample(n, seed, labels=labels), labels, g.config.dataset, str(path)
+        cfg = g.config
+        options = {"image_size": cfg.image_size, "channels": cfg.channels, "fit": cfg.image_fit} \
+            if cfg.image_size or cfg.channels else {}
+        return g.sample(n, seed, labels=labels), labels, cfg.dataset, str(path), options
     if dataset is None:
         raise GankitError(f"evaluating {path} needs --dataset: the data set its images should look like (e.g. mnist)")
     grayscale_28 = dataset in ("mnist", "fashion-mnist")
@@ -113,10 +133,14 @@ def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str
         raise GankitError(f"cannot evaluate {path}: give a run directory, an .npz file or a folder of images")
     if len(images) < n:
         log(f"{path} holds {len(images)} images, fewer than -n {n}: scoring all of them, against as many real ones")
-    return images[:n], (labels[:n] if labels is not None else None), dataset, str(path)
+    return images[:n], (labels[:n] if labels is not None else None), dataset, str(path), {}
 
 
 def _extractor(features: str, dataset: str, device: str, log: Log):
+    if features == "auto":
+        from gankit.metrics.domain import domain_datasets
+
+        features = "domain" if dataset in domain_datasets() else "inception"
     if features == "domain":
         from gankit.metrics.domain import load_domain_classifier
 
@@ -132,9 +156,9 @@ def _device(name: str) -> torch.device:
     return resolve_device(name)
 
 
-def _cached_floor(extractor, dataset, split, n, seed, names, real, train_a, train_b) -> dict:
-    path = cache_dir() / (f"floor-{dataset}-{split}-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}"
-                          f"-v{FEATURES_VERSION}.json")
+def _cached_floor(extractor, dataset, options, split, n, seed, names, real, train_a, train_b) -> dict:
+    path = cache_dir() / (f"floor-{dataset_key(dataset, options)}-{split}-{extractor.name}-{extractor.sha256[:16]}"
+                          f"-n{n}-seed{seed}-v{FEATURES_VERSION}.json")
     cached = json.loads(path.read_text()) if path.is_file() else {}
     missing = [m for m in names if m not in cached.get("_metrics", [])]
     if missing:

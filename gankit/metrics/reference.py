@@ -6,6 +6,8 @@ the reference sets every score compares generated images with.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Callable
@@ -13,6 +15,8 @@ from typing import Callable
 import torch
 
 from gankit import data
+from gankit.data import disk_cache, folder
+from gankit.data.spec import parse
 from gankit.data.split import validation_split
 from gankit.infra.datadir import default_data_dir
 from gankit.infra.io import atomic_path
@@ -29,15 +33,33 @@ def _subset(count: int, n: int, seed: int) -> torch.Tensor:
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n]
 
 
+def dataset_key(dataset: str, options: dict | None = None) -> str:
+    """The data set's part of a cache file's name: a built-in's name; for folder: and npz: data, the kind, the
+    file or folder name and a digest of their files' paths, sizes and modification times, so that changed data
+    get new features. `options` (image_size, channels, fit: how the images are loaded) are in it too."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    parsed = parse(dataset)
+    if parsed.kind == "builtin":
+        if not options:
+            return parsed.name
+        return f"{parsed.name}-{hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:8]}"
+    files = folder.scan(parsed.path)[0] if parsed.kind == "folder" else [parsed.path]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in parsed.path.name)[:40]
+    return f"{parsed.kind}-{name}-{disk_cache.content_digest(files, options)}"
+
+
 def reference_features(extractor, dataset: str, split: str, n: int, seed: int, data_dir: str | None,
-                       log: Log, holdout: int | None = None) -> Features:
+                       log: Log, holdout: int | None = None, load_options: dict | None = None) -> Features:
     """Features of up to n images of `split` (a seeded subset when the split is larger), cached on disk.
-    `holdout=H` takes the validation slice of the training split instead (see gankit.data.split)."""
+    `holdout=H` takes the validation slice of the training split instead (see gankit.data.split).
+    `load_options`: image_size, channels and fit, for data loaded as a run trains on them."""
     tag = f"holdout{holdout}" if holdout else split
-    key = f"{dataset}-{tag}-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}-v{FEATURES_VERSION}"
+    key = (f"{dataset_key(dataset, load_options)}-{tag}-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}"
+           f"-v{FEATURES_VERSION}")
 
     def make() -> dict[str, torch.Tensor]:
-        images = data.load_images(dataset, data_dir, split="train" if holdout else split, log=log).images
+        images = data.load_images(dataset, data_dir, split="train" if holdout else split, log=log,
+                                  **_load_kwargs(load_options)).images
         if holdout:
             images = images[validation_split(len(images), holdout)[1]]
         feats, probs = extractor.extract(images[_subset(len(images), n, seed)])
@@ -47,13 +69,14 @@ def reference_features(extractor, dataset: str, split: str, n: int, seed: int, d
 
 
 def train_reference(extractor, dataset: str, n: int, seed: int, data_dir: str | None,
-                    log: Log) -> tuple[Features, Features]:
-    """Two disjoint seeded sets of up to n training images: A is what memorisation is measured against,
-    B stands in for a perfect generator (the floor)."""
-    key = f"{dataset}-train-pair-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}-v{FEATURES_VERSION}"
+                    log: Log, load_options: dict | None = None) -> tuple[Features, Features]:
+    """Two disjoint seeded sets of up to n training images (each at most half of them): A is what memorisation
+    is measured against, B stands in for a perfect generator (the floor)."""
+    key = (f"{dataset_key(dataset, load_options)}-train-pair-{extractor.name}-{extractor.sha256[:16]}-n{n}"
+           f"-seed{seed}-v{FEATURES_VERSION}")
 
     def make() -> dict[str, torch.Tensor]:
-        images = data.load_images(dataset, data_dir, split="train", log=log).images
+        images = data.load_images(dataset, data_dir, split="train", log=log, **_load_kwargs(load_options)).images
         half = min(n, len(images) // 2)
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed + 1))
         a, b = (extractor.extract(images[order[i * half:(i + 1) * half]]) for i in (0, 1))
@@ -61,6 +84,11 @@ def train_reference(extractor, dataset: str, n: int, seed: int, data_dir: str | 
 
     packed = _cached(key, make, log)
     return _unpack(packed, "a_"), _unpack(packed, "b_")
+
+
+def _load_kwargs(options: dict | None) -> dict:
+    o = options or {}
+    return {"image_size": o.get("image_size"), "channels": o.get("channels"), "fit": o.get("fit") or "crop"}
 
 
 def cache_dir() -> Path:

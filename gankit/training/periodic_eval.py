@@ -20,14 +20,22 @@ from gankit.training.config import TrainConfig
 TRACKED_METRICS = tuple(m.name for m in METRICS.values() if any(k.tracked for k in m.outputs))
 
 class PeriodicEvaluator:
+    """Features from the data set's domain network where it has one (MNIST, Fashion-MNIST), else Inception's."""
+
     def __init__(self, cfg: TrainConfig, device: torch.device, log: Log):
-        from gankit.metrics.domain import load_domain_classifier
+        from gankit.metrics.domain import domain_datasets, load_domain_classifier
         from gankit.metrics.reference import reference_features
 
         self.cfg, self.device = cfg, device
-        self.extractor = load_domain_classifier(cfg.dataset, device)
+        if cfg.dataset in domain_datasets():
+            self.extractor = load_domain_classifier(cfg.dataset, device)
+        else:
+            from gankit.metrics.inception import load_inception
+
+            self.extractor = load_inception(device, log)
+        options = {"image_size": cfg.image_size, "channels": cfg.channels, "fit": cfg.image_fit}
         self.real = reference_features(self.extractor, cfg.dataset, "train", cfg.eval_n, cfg.seed, cfg.data_dir, log,
-                                       holdout=cfg.eval_holdout)
+                                       holdout=cfg.eval_holdout, load_options=options)
         # The same noise at every evaluation, so scores differ only because G changed.
         self.noise = torch.randn(cfg.eval_n, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 2))
 

@@ -11,6 +11,7 @@ import torchvision.transforms.functional as TF
 from gankit.cli import main
 from gankit.data import load_images
 from gankit.eval.evaluate import evaluate
+from gankit.training.runlog import read_csv
 
 N = 2000
 QUIET = dict(log=lambda s: None)
@@ -117,13 +118,12 @@ def test_bad_evaluate_inputs_are_one_line_errors(tmp_path, capsys):
     _one_line_error(capsys, ["evaluate", str(tmp_path / "x.npz"), "--dataset", "mnist", "--metrics", "fidd"],
                     "unknown metric 'fidd'")
     _one_line_error(capsys, ["evaluate", str(tmp_path / "notes.txt"), "--dataset", "mnist"], "cannot evaluate")
-    _one_line_error(capsys, ["evaluate", str(tmp_path / "x.npz"), "--dataset", "folder:/nowhere"], "no domain network")
+    _one_line_error(capsys, ["evaluate", str(tmp_path / "x.npz"), "--dataset", "folder:/nowhere", "--features",
+                             "domain"], "no domain network")
 
 
 @pytest.mark.mnist
 def test_eval_every_scores_validation_slice_and_keeps_best_checkpoint(tmp_path, capsys):
-    from gankit.training.runlog import read_csv
-
     run = tmp_path / "run"
     assert main(["train", "--preset", "seed", "--epochs", "2", "--limit", "3200", "--eval-every", "1", "--eval-n", "300",
                  "--eval-holdout", "1000", "--run-dir", str(run), "--no-progress"]) == 0
@@ -138,9 +138,21 @@ def test_eval_every_scores_validation_slice_and_keeps_best_checkpoint(tmp_path, 
     assert json.loads(capsys.readouterr().out)["metrics"]["fid"] > 0
 
 
-def test_eval_every_needs_a_domain_network(blob_npz, tmp_path, capsys):
-    _one_line_error(capsys, ["train", "--preset", "seed", "--dataset", blob_npz, "--eval-every", "1", "--run-dir", str(tmp_path / "r"),
-                             "--no-progress"], "needs a domain network")
+@pytest.mark.numerics
+def test_eval_every_on_data_without_a_domain_network_uses_inception(inception_weights, blob_npz, tmp_path, capsys):
+    run = tmp_path / "r"
+    # few images: Inception takes about 0.1 s each on 2 CPU cores
+    assert main(["train", "--preset", "seed", "--dataset", blob_npz, "--epochs", "1", "--eval-every", "1", "--eval-n",
+                 "16", "--eval-holdout", "16", "--run-dir", str(run), "--no-progress"]) == 0
+    rows = read_csv(run / "metrics.csv")
+    assert len(rows) == 1 and rows[0]["fid"] > 0 and (run / "checkpoints" / "best.pt").is_file()
+    assert "inception-2015-12-05" in capsys.readouterr().out
+    # and the run evaluates with no flags: Inception features, half of the images against the other half
+    assert main(["evaluate", str(run), "-n", "20", "--metrics", "fid,kid", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    p = report["protocol"]
+    assert p["features"] == "inception-2015-12-05" and p["reference_split"] == "train (half A)"
+    assert p["n_real"] == p["n_fake"] == 20 and report["floor"]["fid"] < report["metrics"]["fid"]
 
 
 def test_validation_slice_is_disjoint_from_training_and_fixed():
