@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from gankit.metrics import KEYS
-from gankit.report.page import esc, image, slider, table
+from gankit.report.page import esc, image, saved_evaluation, slider, table
 from gankit.training.runlog import read_csv
 
 
@@ -50,10 +50,9 @@ def _validation(run_dir: Path, epochs: list[dict]) -> str:
 
 
 def _evaluation(run_dir: Path) -> str:
-    path = run_dir / "evaluation.json"
-    if not path.is_file():
-        return f'<p class="muted">not yet: <code>gankit evaluate {esc(run_dir)}</code> adds its scores here</p>'
-    saved = json.loads(path.read_text())
+    saved = saved_evaluation(run_dir)
+    if isinstance(saved, str):
+        return saved
     metrics, floor, protocol = saved["metrics"], saved["floor"], saved["protocol"]
     names = [k for k in metrics if isinstance(metrics[k], (int, float)) or metrics[k] is None]
     better = {name: k.better for name, k in KEYS.items()}

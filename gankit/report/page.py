@@ -66,6 +66,16 @@ def table(header: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[s
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def saved_evaluation(run_dir: Path) -> dict | str:
+    """The run's evaluation.json, or the note that says how to make it (HTML) where there is none yet."""
+    import json
+
+    path = run_dir / "evaluation.json"
+    if not path.is_file():
+        return f'<p class="muted">not yet: <code>gankit evaluate {esc(run_dir)}</code> adds its scores here</p>'
+    return json.loads(path.read_text())
+
+
 def image(path: Path, alt: str) -> str:
     return f'<img src="{image_uri(path)}" alt="{esc(alt)}">'
 

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from gankit.report.page import esc, figure, image, table
+from gankit.report.page import figure, image, saved_evaluation, table
 from gankit.training.runlog import read_csv
 
 SCORES = (("discriminative", "discriminative score (0 = indistinguishable)"),
@@ -55,10 +55,9 @@ def _losses(history: list[dict]) -> str:
 
 
 def _scores(run_dir: Path) -> str:
-    path = run_dir / "evaluation.json"
-    if not path.is_file():
-        return f'<p class="muted">not yet: <code>gankit evaluate {esc(run_dir)}</code> adds its scores here</p>'
-    saved = json.loads(path.read_text())
+    saved = saved_evaluation(run_dir)
+    if isinstance(saved, str):
+        return saved
     rows = [(label, saved[key]["mean"], saved[key]["std"], saved[key]["floor"]["mean"])
             for key, label in SCORES if saved.get(key)]
     return table(["score", "generated", "± over seeds", "real data"], rows, keys=[key for key, _ in SCORES

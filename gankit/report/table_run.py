@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gankit.report.page import esc, figure, table
+from gankit.report.page import figure, saved_evaluation, table
 
 MAX_COLUMNS = 24  # columns drawn; a wider table shows its first 24
 ROWS = 2000  # synthetic rows drawn for the plots
@@ -100,10 +100,9 @@ def _correlations(real: pd.DataFrame, synthetic: pd.DataFrame) -> str:
 
 
 def _scores(run_dir: Path) -> str:
-    path = run_dir / "evaluation.json"
-    if not path.is_file():
-        return f'<p class="muted">not yet: <code>gankit evaluate {esc(run_dir)}</code> adds its scores here</p>'
-    s = json.loads(path.read_text())
+    s = saved_evaluation(run_dir)
+    if isinstance(s, str):
+        return s
     ml = s.get("ml_efficacy") or {}
     rows = [("column shape", s["column_shape"]["mean"]), ("pair trends", s["pair_trends"]["mean"]),
             ("detection AUC", s["detection"]["auc"]),
