@@ -62,6 +62,11 @@ print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
+def add_venv_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--venv", type=Path, default=ROOT / ".bench-venvs" / f"ctgan-{CTGAN_VERSION}",
+                   help="CTGAN's own virtual environment (made on first use)")
+
+
 def ensure_ctgan(venv: Path) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
@@ -86,7 +91,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=10_000)
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--venv", type=Path, default=ROOT / ".bench-venvs" / f"ctgan-{CTGAN_VERSION}")
+    add_venv_option(p)
     p.add_argument("--out", default="benchmarks/results/high_cardinality.json")
     a = p.parse_args()
     ctgan_python = ensure_ctgan(a.venv)

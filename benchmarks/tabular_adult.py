@@ -38,7 +38,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.high_cardinality import CTGAN_VERSION, ensure_ctgan  # noqa: E402
+from benchmarks.high_cardinality import CTGAN_VERSION, add_venv_option, ensure_ctgan  # noqa: E402
 from benchmarks.train_speed import cpu_name  # noqa: E402
 from gankit.infra.io import write_text  # noqa: E402
 from gankit.tabular import TabularGAN, adult, evaluate_table  # noqa: E402
@@ -49,7 +49,8 @@ TARGET = "income"
 CTGAN_CHILD = Path(__file__).with_name("ctgan_child.py")  # run in CTGAN's own virtual environment
 
 
-def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool) -> tuple[pd.DataFrame, dict]:
+def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool,
+                 ema: float = 0.0) -> tuple[pd.DataFrame, dict]:
     marks = {}
 
     def log(message: str) -> None:
@@ -59,10 +60,11 @@ def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool
             print("  gankit:", message, flush=True)
 
     start = time.monotonic()
-    gan = TabularGAN(epochs=10_000, minutes=minutes, seed=seed, keep_best=keep_best).fit(train, target=TARGET, log=log)
+    gan = TabularGAN(epochs=10_000, minutes=minutes, seed=seed, keep_best=keep_best, ema=ema).fit(train, target=TARGET,
+                                                                                               log=log)
     end = time.monotonic()
     info = {"epochs": len(gan.history), "train_s": end - marks["train_start"], "fit_s": end - start,
-            "columns_s": marks["train_start"] - start, "keep_best": keep_best, "best": gan.best,
+            "columns_s": marks["train_start"] - start, "keep_best": keep_best, "ema": ema, "best": gan.best,
             "validation": gan.validation}
     return gan.sample(len(train), seed=seed), info
 
@@ -152,11 +154,13 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--arms", nargs="+", choices=("gankit", "ctgan"), default=["gankit", "ctgan"])
     p.add_argument("--minutes", type=float, default=15.0)
-    p.add_argument("--venv", type=Path, default=ROOT / ".bench-venvs" / f"ctgan-{CTGAN_VERSION}")
+    add_venv_option(p)
     p.add_argument("--out", default="benchmarks/results/adult.json")
     p.add_argument("--resume", action="store_true", help="keep the runs --out already holds and do the rest")
     p.add_argument("--keep-best", action="store_true", help="gankit keeps its best validated epoch (gankit train "
                    "--keep-best)")
+    p.add_argument("--ema", type=float, default=0.0, help="gankit samples from an average of G's weights "
+                   "(gankit train --ema)")
     a = p.parse_args()
     python = ensure_ctgan(a.venv) if "ctgan" in a.arms else None
     out_path = ROOT / a.out
@@ -170,7 +174,7 @@ def main() -> None:
                 continue
             print(f"== {arm}, seed {seed}", flush=True)
             if arm == "gankit":
-                synthetic, info = train_gankit(train, a.minutes, seed, a.keep_best)
+                synthetic, info = train_gankit(train, a.minutes, seed, a.keep_best, a.ema)
             else:
                 synthetic, info = train_ctgan(python, train, a.minutes, seed)
             print(f"  {info['epochs']} epochs, {info['train_s'] / info['epochs']:.2f} s per epoch", flush=True)

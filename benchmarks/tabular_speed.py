@@ -29,7 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.high_cardinality import CTGAN_VERSION, ensure_ctgan  # noqa: E402
+from benchmarks.high_cardinality import CTGAN_VERSION, add_venv_option, ensure_ctgan  # noqa: E402
 from benchmarks.tabular_adult import run_ctgan  # noqa: E402
 from benchmarks.train_speed import cpu_name  # noqa: E402
 from gankit.infra.io import write_text  # noqa: E402
@@ -65,7 +65,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=5, help="per arm and round")
     p.add_argument("--sample-rows", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--venv", type=Path, default=ROOT / ".bench-venvs" / f"ctgan-{CTGAN_VERSION}")
+    add_venv_option(p)
     p.add_argument("--out", default="benchmarks/results/tabular_speed.json")
     a = p.parse_args()
     python = ensure_ctgan(a.venv)

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gankit.infra import checkpoint
 from gankit.infra.errors import GankitError
@@ -50,6 +51,7 @@ class TabularConfig:
     max_categories: int = MAX_CATEGORIES  # per categorical column; rarer values share one category
     keep_best: bool = False  # hold out validation rows; keep the best epoch that passes the near-copy guard
     validate_every: int = 10  # epochs between those checks (and the last epoch)
+    ema: float = 0.0  # sample from an exponential moving average of G's weights with this decay per step (0: off)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "pac", "z_dim", "max_categories", "validate_every"):
@@ -61,6 +63,8 @@ class TabularConfig:
         if self.batch_size % self.pac:
             raise GankitError(f"batch_size {self.batch_size} is not a multiple of pac {self.pac}: D sees rows in "
                               f"groups of pac; use e.g. batch_size {self.pac * max(1, self.batch_size // self.pac)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise GankitError(f"ema must be in [0, 1), got {self.ema}: 0.999 is the usual value, 0 turns it off")
         if self.minutes is not None and not self.minutes > 0:
             raise GankitError(f"minutes must be positive, got {self.minutes}")
         self.hidden, self.betas = tuple(int(h) for h in self.hidden), tuple(float(b) for b in self.betas)
@@ -84,6 +88,7 @@ class TabularGAN:
         self.validation: list[dict[str, float]] = []  # with keep_best: each check's epoch, F1 and near-copy share
         self.best: dict | None = None  # with keep_best: the check whose generator was kept
         self._best_generator: dict[str, torch.Tensor] | None = None
+        self._average: AveragedModel | None = None  # with ema: G's averaged weights, which sampling uses
 
     # --- fitting ---
     def fit(self, df: pd.DataFrame, *, target: str | None = None, log: Log = print, state: dict | None = None,
@@ -117,6 +122,9 @@ class TabularGAN:
         cond_dim = self.sampler.dim
         spans = [s for c in self.transformer.coders for s in c.spans]
         self.G = TableGenerator(cfg.z_dim, cond_dim, spans, cfg.hidden)
+        # batch norm's running statistics are averaged with the weights (use_buffers), so they match them
+        self._average = AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) \
+            if cfg.ema else None
         D = PacDiscriminator(matrix.shape[1], cond_dim, cfg.pac, cfg.hidden)
         # fused: one kernel for all parameters rather than a Python loop over them (a tenth of the step on a CPU)
         opt_g = torch.optim.Adam(self.G.parameters(), cfg.lr_g, betas=cfg.betas, weight_decay=cfg.weight_decay,
@@ -148,6 +156,9 @@ class TabularGAN:
             if out_of_time:
                 log(f"stopped by the --minutes budget after epoch {epoch}")
                 break
+        if self._average is not None:  # from here on G is the average: saved, sampled and loaded as any G
+            self.G.load_state_dict(self._average.module.state_dict())
+            self._average = None
         self.G.eval()
         if validator is not None:
             self._keep_best(log)
@@ -160,7 +171,7 @@ class TabularGAN:
         self.validation.append(check)
         if check["passes"] and (self.best is None or check["f1"] > self.best["f1"]):
             self.best = check
-            self._best_generator = {k: v.detach().clone() for k, v in self.G.state_dict().items()}
+            self._best_generator = {k: v.detach().clone() for k, v in self._sampling_net().state_dict().items()}
         log(f"epoch {epoch}: F1 {check['f1']:.3f} on the held-out rows, near-copy share "
             f"{check['near_copy_share']:.1%}" + ("" if check["passes"] else " (above the guard: not kept)")
             + (" (best so far)" if self.best is check else ""))
@@ -193,6 +204,8 @@ class TabularGAN:
         opt_g.zero_grad(set_to_none=True)
         (g_adv + cond_loss).backward()
         opt_g.step()
+        if self._average is not None:
+            self._average.update_parameters(G)
         return np.array([d_loss.item(), g_adv.item(), cond_loss.item()])
 
     # --- sampling ---
@@ -206,7 +219,7 @@ class TabularGAN:
         fixed = self._condition(condition)
         gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**31, ()).item()))
         rng = np.random.default_rng(seed)
-        self.G.eval()
+        self._sampling_net().eval()
         if fixed is None:
             return self.transformer.inverse(np.concatenate([self._generate(m, gen, rng, None)
                                                             for m in _chunks(n)]), rng)
@@ -228,7 +241,12 @@ class TabularGAN:
                   fixed: tuple[int, int] | None) -> np.ndarray:
         cond = torch.from_numpy(self.sampler.sample_batch(m, rng, fixed))
         z = torch.randn(m, self.config.z_dim, generator=gen)
-        return self.G.activate(self.G(z, cond), hard=True, generator=gen).numpy()
+        net = self._sampling_net()
+        return net.activate(net(z, cond), hard=True, generator=gen).numpy()
+
+    def _sampling_net(self) -> TableGenerator:
+        """G, or while fitting with ema, the average of its weights."""
+        return self.G if self._average is None else self._average.module
 
     def _condition(self, condition: dict[str, Any] | None) -> tuple[int, int] | None:
         if not condition:
@@ -252,7 +270,7 @@ class TabularGAN:
         weights to store in place of G's (the best epoch's)."""
         return {"kind": KIND, "config": json.dumps(config_dict(self.config)),
                 "transformer": json.dumps(self.transformer.state()), "counts": json.dumps(self.sampler.counts),
-                "generator": generator if generator is not None else self.G.state_dict()}
+                "generator": generator if generator is not None else self._sampling_net().state_dict()}
 
     def best_state_dict(self) -> dict[str, Any] | None:
         """With keep_best, the model as of its best epoch so far (None before one passes)."""
@@ -284,12 +302,14 @@ class TabularGAN:
         best = {"best": json.dumps(self.best), "validation": json.dumps(self.validation)}
         if self._best_generator is not None:
             best["best_generator"] = self._best_generator
+        if self._average is not None:  # "generator" is what sampling uses; training goes on from the live G
+            best["average"], best["live_generator"] = self._average.state_dict(), self.G.state_dict()
         return {**self.state_dict(), "discriminator": D.state_dict(), "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(), "epoch": epoch, "history": json.dumps(self.history),
                 "rng": {"torch": torch.get_rng_state(), "numpy": json.dumps(rng.bit_generator.state)}, **best}
 
     def _restore(self, state: dict, D, opt_g, opt_d, rng: np.random.Generator) -> None:
-        checkpoint.load_weights(self.G, state["generator"], "generator", "the checkpoint")
+        checkpoint.load_weights(self.G, state.get("live_generator", state["generator"]), "generator", "the checkpoint")
         checkpoint.load_weights(D, state["discriminator"], "discriminator", "the checkpoint")
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
@@ -298,6 +318,8 @@ class TabularGAN:
         self.history = json.loads(state["history"])
         self.best, self.validation = json.loads(state.get("best", "null")), json.loads(state.get("validation", "[]"))
         self._best_generator = state.get("best_generator")
+        if self._average is not None:
+            self._average.load_state_dict(state["average"])
 
 
 def _chunks(n: int, size: int = 10_000) -> list[int]:

@@ -284,6 +284,24 @@ def test_same_seed_same_table_and_save_load_round_trip(tmp_path):
     assert torch.load(tmp_path / "t.pt", weights_only=True)["kind"] == "tabular"
 
 
+def test_ema_samples_from_the_average_of_g_and_resumes_exactly():
+    import copy
+
+    df = mixed_table(300)
+    plain = small_gan().fit(df, log=lambda m: None)
+    states = []
+    averaged = small_gan(ema=0.9).fit(df, log=lambda m: None, on_epoch=lambda gan, st: states.append(copy.deepcopy(st)))
+    live, kept = states[-1]["live_generator"], averaged.G.state_dict()
+    # the average changes nothing of the training (the live G is the plain run's), only what is sampled
+    assert all(torch.equal(v, plain.G.state_dict()[k]) for k, v in live.items())
+    assert not torch.equal(kept["out.weight"], live["out.weight"])
+    assert torch.equal(states[-1]["generator"]["out.weight"], kept["out.weight"])  # checkpoints hold the average
+    resumed = small_gan(ema=0.9).fit(df, log=lambda m: None, state=states[1])
+    pd.testing.assert_frame_equal(resumed.sample(100, seed=1), averaged.sample(100, seed=1))
+    with pytest.raises(GankitError, match="ema must be in"):
+        TabularGAN(ema=1.0)
+
+
 def test_an_all_numeric_table_trains_without_conditions():
     df = mixed_table(300)[["x", "count"]]
     out = small_gan(epochs=1).fit(df, log=lambda m: None).sample(100, seed=0)
