@@ -471,3 +471,12 @@ def check_resume(saved: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
 
 
 __all__ = ["TrainConfig", "PRESETS", "preset_config", "config_from", "load_toml", "replace", "validate", "check_resume"]
+
+
+def load_options(cfg: TrainConfig) -> dict[str, Any]:
+    """How the run loads its images (size, channels, fit), where it changes them: real images to compare
+    with its samples are loaded the same way. Empty for data used as they are."""
+    if cfg.image_size is None and cfg.channels is None:
+        return {}
+    return {"image_size": cfg.image_size, "channels": cfg.channels, "fit": cfg.image_fit}
+

@@ -14,7 +14,7 @@ from torch import nn
 from gankit.data.pixels import to_uint8
 from gankit.infra.log import Log
 from gankit.metrics import METRICS, TRACKED, Features, compute
-from gankit.training.config import TrainConfig
+from gankit.training.config import TrainConfig, load_options
 
 # The metrics whose keys are tracked (cheap enough for every few epochs); the full set is `gankit evaluate`'s.
 TRACKED_METRICS = tuple(m.name for m in METRICS.values() if any(k.tracked for k in m.outputs))
@@ -33,9 +33,8 @@ class PeriodicEvaluator:
             from gankit.metrics.inception import load_inception
 
             self.extractor = load_inception(device, log)
-        options = {"image_size": cfg.image_size, "channels": cfg.channels, "fit": cfg.image_fit}
         self.real = reference_features(self.extractor, cfg.dataset, "train", cfg.eval_n, cfg.seed, cfg.data_dir, log,
-                                       holdout=cfg.eval_holdout, load_options=options)
+                                       holdout=cfg.eval_holdout, load_options=load_options(cfg))
         # The same noise at every evaluation, so scores differ only because G changed.
         self.noise = torch.randn(cfg.eval_n, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 2))
 
