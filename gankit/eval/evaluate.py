@@ -116,9 +116,7 @@ def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str
             raise GankitError(f"{path} was trained on {g.config.dataset}, not {dataset}: leave --dataset out for a run")
         log(f"sampling {n} images from {path} ({checkpoint} checkpoint, seed {seed})")
         labels = g.labels_for(n, None)  # a conditional run is asked for every class in turn
-        from gankit.training.config import load_options
-
-        return g.sample(n, seed, labels=labels), labels, g.config.dataset, str(path), load_options(g.config)
+        return g.sample(n, seed, labels=labels), labels, g.config.dataset, str(path), g.image_options
     if dataset is None:
         raise GankitError(f"evaluating {path} needs --dataset: the data set its images should look like (e.g. mnist)")
     grayscale_28 = dataset in ("mnist", "fashion-mnist")

@@ -17,7 +17,7 @@ from gankit.infra import checkpoint
 from gankit.infra.device import check_fits_in_memory, resolve_device
 from gankit.infra.errors import GankitError
 from gankit.infra.io import atomic_path
-from gankit.training.config import TrainConfig
+from gankit.training.config import TrainConfig, load_options
 from gankit.training.runlog import save_grid
 
 CHECKPOINTS = ("last", "best")
@@ -33,6 +33,12 @@ class TrainedGenerator:
     run_dir: Path
     num_classes: int = 0
     image_shape: tuple[int, int, int] = (1, 28, 28)
+
+    @property
+    def image_options(self) -> dict:
+        """How the run loaded its training images (size, channels, fit): real images to compare with its samples
+        are loaded the same way."""
+        return load_options(self.config)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, batch_size: int = 1000,
