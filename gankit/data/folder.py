@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -78,6 +79,7 @@ MAX_IMAGE_PIXELS = 4096 * 4096  # per image, decoded: a guard against decompress
 
 
 CACHES = ("auto", "disk", "memory")  # where decoded images are held (--image-cache)
+T = TypeVar("T")
 
 
 def load(root: Path, name: str, limit: int | None, image_size: int | None, channels: int | None,
@@ -93,7 +95,7 @@ def load(root: Path, name: str, limit: int | None, image_size: int | None, chann
     paths, labels, class_names = scan(root)
     if limit is not None:
         paths, labels = paths[:limit], None if labels is None else labels[:limit]
-    headers = _headers(paths)  # cheap: Pillow reads only the file headers here
+    headers = [header for _, header in _read_each(paths, _header)]  # cheap: Pillow reads only the headers here
     _check_pixels(paths, [size for _, size in headers], max_image_pixels)
     channels = channels or (1 if all(gray for gray, _ in headers) else 3)
     height, width = _target_size(paths, [size for _, size in headers], image_size, root)
@@ -101,15 +103,8 @@ def load(root: Path, name: str, limit: int | None, image_size: int | None, chann
     what = f"{len(paths)} images of {channels}x{height}x{width}"
 
     def fill(out: torch.Tensor) -> None:
-        failed = []
-        for i, path in enumerate(paths):
-            try:
-                out[i] = resize(to_channels(_decode(path), channels), height, width, fit)
-            except MemoryError:
-                raise
-            except Exception as exc:  # Pillow signals a bad file with many exception types: all are "unreadable"
-                failed.append((path, describe(exc)))
-        _refuse_unreadable(failed, len(paths))
+        for i, pixels in _read_each(paths, _decode):
+            out[i] = resize(to_channels(pixels, channels), height, width, fit)
 
     file = None
     if cache_dir is not None and _on_disk(cache, nbytes):
@@ -134,19 +129,25 @@ def _on_disk(cache: str, nbytes: int) -> bool:
     return free is not None and nbytes > free / 4
 
 
-def _headers(paths: list[Path]) -> list[tuple[bool, tuple[int, int]]]:
-    """(is grayscale, (width, height)) of each image file, from its header."""
-    headers, failed = [], []
-    for path in paths:
+def _read_each(paths: list[Path], read: Callable[[Path], T]) -> Iterator[tuple[int, T]]:
+    """(index, read(path)) for each file that reads; at the end, the refusal of those that did not."""
+    failed = []
+    for i, path in enumerate(paths):
         try:
-            with Image.open(path) as img:
-                headers.append((_is_gray(img), img.size))
+            result = read(path)
         except MemoryError:
             raise
         except Exception as exc:  # Pillow signals a bad file with many exception types: all are "unreadable"
             failed.append((path, describe(exc)))
+            continue
+        yield i, result
     _refuse_unreadable(failed, len(paths))
-    return headers
+
+
+def _header(path: Path) -> tuple[bool, tuple[int, int]]:
+    """(is grayscale, (width, height)) of an image file, from its header."""
+    with Image.open(path) as img:
+        return _is_gray(img), img.size
 
 
 def _refuse_unreadable(failed: list[tuple[Path, str]], total: int) -> None:

@@ -138,7 +138,6 @@ def test_eval_every_scores_validation_slice_and_keeps_best_checkpoint(tmp_path, 
     assert json.loads(capsys.readouterr().out)["metrics"]["fid"] > 0
 
 
-@pytest.mark.numerics
 def test_eval_every_on_data_without_a_domain_network_uses_inception(inception_weights, blob_npz, tmp_path, capsys):
     run = tmp_path / "r"
     # few images: Inception takes about 0.1 s each on 2 CPU cores

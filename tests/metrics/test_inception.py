@@ -154,8 +154,8 @@ def scripted(network):
     return inception.load_inception("cpu", log=lambda line: None, runner="torchscript")
 
 
-@pytest.mark.numerics
 def test_the_eager_network_gives_the_torchscript_modules_features(network, scripted):
+    # not marked numerics: on the narrow kernel paths test_cpu_paths reruns those on, Inception takes minutes
     # smooth colour images (the kind generated sets are), at a size that is resized to 299 as any other
     g = torch.Generator().manual_seed(1)
     images = (F.interpolate(torch.rand(12, 3, 8, 8, generator=g), size=64, mode="bilinear") * 255).to(torch.uint8)
