@@ -49,8 +49,8 @@ def cached(root: Path, paths: list[Path], shape: tuple[int, int, int], fill: Cal
            cache_dir: Path, options: dict[str, Any], log: Log) -> tuple[torch.Tensor, Path]:
     """(the images as a memory-mapped (N, *shape) uint8 tensor, the file). When the cache has no file for
     exactly these files and options, `fill` decodes them into a new one; if it raises, no file is kept."""
-    digest = content_digest(paths, {**options, "shape": list(shape)})
-    path = cache_file(cache_dir, root, {**options, "shape": list(shape)}, digest)
+    options = {**options, "shape": list(shape)}
+    path = cache_file(cache_dir, root, options, content_digest(paths, options))
     if not path.is_file():
         _build(path, len(paths), shape, fill, log)
     return open_mapped(path, (len(paths), *shape)), path
@@ -72,14 +72,7 @@ def _build(path: Path, count: int, shape: tuple[int, int, int], fill: Callable[[
     stale = [p for p in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*" + SUFFIX) if p != path]
     log(f"decoding {count} images once into {path} ({count * int(np.prod(shape)) / 1e9:.2f} GB, memory-mapped "
         "for training)")
-    with atomic_path(path) as tmp:
-        out = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=(count, *shape))
-        view = torch.from_numpy(out)
-        fill(view)
-        out.flush()
-        del view, out
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())  # the rename must not reach the disk before the pixels do
+    _write_mapped(path, (count, *shape), fill)
     for old in stale:  # the same folder and options, decoded from files that have changed since
         old.unlink(missing_ok=True)
 
@@ -91,11 +84,21 @@ def subset(images: torch.Tensor, source: Path, index: torch.Tensor, tag: str, lo
     shape = (len(index), *images.shape[1:])
     if not path.is_file():
         log(f"writing the {len(index)} images training uses to {path}")
-        with atomic_path(path) as tmp:
-            out = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
-            view = torch.from_numpy(out)
+
+        def copy(out: torch.Tensor) -> None:
             for start in range(0, len(index), 1024):
-                view[start:start + 1024] = images[index[start:start + 1024]]
-            out.flush()
-            del view, out
+                out[start:start + 1024] = images[index[start:start + 1024]]
+
+        _write_mapped(path, shape, copy)
     return open_mapped(path, shape), path
+
+
+def _write_mapped(path: Path, shape: tuple[int, ...], fill: Callable[[torch.Tensor], None]) -> None:
+    """A uint8 file of `shape` that `fill` writes through a mapping, made whole or not at all."""
+    with atomic_path(path) as tmp:
+        out = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
+        fill(torch.from_numpy(out))
+        out.flush()
+        del out
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())  # the rename must not reach the disk before the pixels do

@@ -134,17 +134,9 @@ def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str
 
 
 def _extractor(features: str, dataset: str, device: str, log: Log):
-    if features == "auto":
-        from gankit.metrics.domain import domain_datasets
+    from gankit.metrics.networks import load_extractor
 
-        features = "domain" if dataset in domain_datasets() else "inception"
-    if features == "domain":
-        from gankit.metrics.domain import load_domain_classifier
-
-        return load_domain_classifier(dataset, _device(device))
-    from gankit.metrics.inception import load_inception
-
-    return load_inception(_device(device), log=log)
+    return load_extractor(features, dataset, _device(device), log)
 
 
 def _device(name: str) -> torch.device:

@@ -23,16 +23,11 @@ class PeriodicEvaluator:
     """Features from the data set's domain network where it has one (MNIST, Fashion-MNIST), else Inception's."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device, log: Log):
-        from gankit.metrics.domain import domain_datasets, load_domain_classifier
+        from gankit.metrics.networks import load_extractor
         from gankit.metrics.reference import reference_features
 
         self.cfg, self.device = cfg, device
-        if cfg.dataset in domain_datasets():
-            self.extractor = load_domain_classifier(cfg.dataset, device)
-        else:
-            from gankit.metrics.inception import load_inception
-
-            self.extractor = load_inception(device, log)
+        self.extractor = load_extractor("auto", cfg.dataset, device, log)
         self.real = reference_features(self.extractor, cfg.dataset, "train", cfg.eval_n, cfg.seed, cfg.data_dir, log,
                                        holdout=cfg.eval_holdout, load_options=load_options(cfg))
         # The same noise at every evaluation, so scores differ only because G changed.
