@@ -64,7 +64,8 @@ def test_scores_rank_real_noisy_blurred_and_undertrained(tmp_path, mnist_train):
     assert fid["real"] < 2 * floor["fid"] + 0.5 and abs(reports["real"].metrics["precision"] - floor["precision"]) < 0.05
 
     run = tmp_path / "seed1"
-    assert main(["train", "--preset", "seed", "--epochs", "1", "--run-dir", str(run), "--no-progress"]) == 0
+    assert main(["train", "--preset", "seed", "--epochs", "1", "--limit", "6400", "--run-dir", str(run),
+                 "--no-progress"]) == 0  # 100 steps: undertrained
     seed = evaluate(run, n=N, metrics=["fid", "kid", "pr", "classes"], **QUIET)
     assert seed.metrics["fid"] > 10 * seed.floor["fid"], (seed.metrics, seed.floor)
     assert seed.metrics["kid"] > reports["real"].metrics["kid"]
