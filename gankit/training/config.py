@@ -101,6 +101,8 @@ class TrainConfig:
                             "where it is fast, fp32 elsewhere", "optimisation",
                             choices=_registry("gankit.training.step", "PRECISIONS", first=("auto",)))
     compile: bool = option(False, "compile G and D with torch.compile", "optimisation")
+    channels_last: bool = option(False, "hold conv models' weights and activations channels-last (NHWC), the "
+                                 "layout oneDNN's CPU convolutions run fastest in", "optimisation")
     # evaluation during training (domain features, against a validation slice of the training split)
     eval_every: int = option(0, "score FID, KID, precision/recall and classes every K epochs against a validation "
                              "slice; keep checkpoints/best.pt by FID (0: off)", "evaluation during training",

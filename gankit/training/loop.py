@@ -8,6 +8,8 @@ Everything else is the loop's, around the step and never inside it: at each log 
 learning-rate schedule, the health check, a steps.csv row and the progress bar; at each epoch's end the EMA's
 standing statistics, evaluation (`--eval-every`), metrics.csv, the sample grid and the checkpoint; the time
 budget and signals between steps. The step makes no host sync (no `.item()`), so a GPU never waits on Python.
+Each of these parts is named for torch.profiler (gankit.train_loop, gankit.draw_batch, gankit.log,
+gankit.standing_stats, gankit.grid, gankit.checkpoint, gankit.evaluate; the step's own in gankit.training.step).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 from tqdm.auto import tqdm  # a widget in notebooks, a text bar elsewhere
 
 from gankit import data, models
@@ -45,6 +48,10 @@ from gankit.training.runlog import RunLog
 from gankit.training.step import GanStep, StepOptions
 
 MAX_CLASSES = 100_000  # a conditional model's classes: G and D hold an embedding row for each
+# Batches of 256 for the EMA generator's standing statistics: a full estimate where samples are scored or kept
+# (evaluation, best.pt, the run's last checkpoint), a quick one for each epoch's grid and checkpoint. At 64 x 64
+# the full one took a quarter of rgb's epoch on emoji (benchmarks/preset_speed.py).
+STANDING_BATCHES, QUICK_STANDING_BATCHES = 40, 8
 
 
 def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, batch: int, z_dim: int,
@@ -61,6 +68,12 @@ def draw_batch(images: torch.Tensor, perm: torch.Tensor, step_in_epoch: int, bat
         flip = world.shard(torch.rand(len(idx), device=images.device) < 0.5)
         real = torch.where(flip[:, None, None, None], real.flip(-1), real)
     return real, world.shard(z), (labels[mine] if labels is not None else None)
+
+
+def step_options(cfg: TrainConfig, precision: str) -> StepOptions:
+    """What a run's step does beyond the tutorial's, `precision` being what --precision resolved to."""
+    return StepOptions(precision=precision, compile=cfg.compile, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
+                       r1_gamma=cfg.r1_gamma, augment=cfg.augment)
 
 
 def make_adam(module: nn.Module, cfg: TrainConfig, device: torch.device, lr: float | None = None) -> torch.optim.Optimizer:
@@ -234,6 +247,8 @@ class _Trainer:
         if cfg.self_condition:
             G.set_cluster_sizes(torch.bincount(labels, minlength=cfg.self_condition))
         self.G, self.D = G.to(device), D.to(device)
+        if cfg.channels_last:  # a model without 4-d weights (the MLP) is left as it is
+            self.G, self.D = (m.to(memory_format=torch.channels_last) for m in (self.G, self.D))
         self.opt_g, self.opt_d = make_adam(self.G, cfg, device, cfg.lr_g), make_adam(self.D, cfg, device, cfg.lr_d)
         self.ema = EMA(self.G, cfg.ema) if cfg.ema else None
         self.G_sampling = self.ema.module if self.ema is not None else self.G  # grids and evaluation use EMA weights
@@ -244,7 +259,7 @@ class _Trainer:
         self.epoch_start_rng = self.data_gen.get_state()
         self.lr_scale = 1.0  # halved by each rollback
         self.lr_schedule = 1.0  # --lr-decay's factor
-        self.ema_stats_step: int | None = None  # the step the EMA generator's batch-norm statistics were made at
+        self.ema_stats: tuple[int, int] | None = None  # (step, batches) the EMA G's batch-norm statistics are from
         self.start = time.monotonic()
 
     def _cluster(self, images: torch.Tensor) -> torch.Tensor:
@@ -287,9 +302,8 @@ class _Trainer:
         cfg, world = self.cfg, self.world
         self.fixed_noise = self.fixed_noise.to(self.device)
         self.train_step = GanStep(world.wrap(self.G, self.device), world.wrap(self.D, self.device), self.opt_g,
-                                  self.opt_d, losses.get(cfg.loss), D_shared=self.D, ema=self.ema, options=StepOptions(
-                                      precision=self.precision, compile=cfg.compile, n_critic=cfg.n_critic,
-                                      gp_weight=cfg.gp_weight, r1_gamma=cfg.r1_gamma, augment=cfg.augment))
+                                  self.opt_d, losses.get(cfg.loss), D_shared=self.D, ema=self.ema,
+                                  options=step_options(cfg, self.precision))
         self.train_step.load_state_dict({"calls": self.step})  # a resumed run keeps its place in the n_critic cycle
         self.runlog = RunLog(self.run_dir, cfg.to_json(), cfg.tensorboard,
                              resumed_step=self.step if resumed else None) if world.is_main else None
@@ -309,12 +323,12 @@ class _Trainer:
         self.steps_run, stopped_by, self.epoch_stats = 0, "epochs", {}
         if cfg.on_divergence == "rollback" and not resumed:
             self.save_checkpoint()  # something to roll back to before the first epoch ends
-        with StopSignal() as self.stop:
+        with StopSignal() as self.stop, record_function("gankit.train_loop"):
             while self.epoch < cfg.epochs and stopped_by == "epochs":
                 stopped_by = self.train_epoch()
                 if self.step_in_epoch == self.steps_per_epoch:
                     self.end_epoch()
-                self.save_checkpoint()
+                self.save_checkpoint(final=stopped_by != "epochs" or self.epoch >= cfg.epochs)
                 if stopped_by == "epochs" and world.any(self.stop.requested, self.device):  # during an evaluation
                     stopped_by = "signal"
         self._finish(stopped_by)
@@ -332,22 +346,15 @@ class _Trainer:
                    disable=not (cfg.progress and world.is_main), leave=False, dynamic_ncols=True)
         stopped_by = "epochs"
         while self.step_in_epoch < self.steps_per_epoch:
-            self.meter.add(self.train_step(*draw_batch(self.images, perm, self.step_in_epoch, cfg.batch_size,
-                                                       cfg.z_dim, world, self.labels, cfg.mirror)))
+            with record_function("gankit.draw_batch"):
+                batch = draw_batch(self.images, perm, self.step_in_epoch, cfg.batch_size, cfg.z_dim, world,
+                                   self.labels, cfg.mirror)
+            self.meter.add(self.train_step(*batch))
             self.step, self.step_in_epoch, self.steps_run = self.step + 1, self.step_in_epoch + 1, self.steps_run + 1
             self.stop.arm()  # a step has run (and compiled): a signal now stops cleanly after the current step
             at_log_point = self.step % cfg.log_every == 0 or self.step_in_epoch == self.steps_per_epoch
             if at_log_point:
-                self.update_lr_schedule()
-                row = self.meter.flush()
-                if self.health.diverged(row, self.step) and cfg.on_divergence == "rollback":
-                    self.rollback()  # so no checkpoint is ever written from diverged weights
-                if self.runlog:
-                    self.runlog.step_row({"step": self.step, "epoch": self.epoch + 1, **row,
-                                          "lr_g": self.opt_g.param_groups[0]["lr"],
-                                          "lr_d": self.opt_d.param_groups[0]["lr"]})
-                bar.set_postfix_str(_postfix(row, self.meter.images_per_s()), refresh=False)
-                bar.update(self.step_in_epoch - bar.n)
+                self.log_point(bar)
             # Ranks must stop at the same step: under torchrun they agree at log points only.
             if at_log_point or not world.distributed:
                 stopped_by = _stop_reason(world.any(self.stop.requested, self.device),
@@ -357,15 +364,30 @@ class _Trainer:
         bar.close()
         return stopped_by
 
+    @record_function("gankit.log")
+    def log_point(self, bar: tqdm) -> None:
+        """The learning-rate schedule, the health check, a steps.csv row and the progress bar."""
+        self.update_lr_schedule()
+        row = self.meter.flush()
+        if self.health.diverged(row, self.step) and self.cfg.on_divergence == "rollback":
+            self.rollback()  # so no checkpoint is ever written from diverged weights
+        if self.runlog:
+            self.runlog.step_row({"step": self.step, "epoch": self.epoch + 1, **row,
+                                  "lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"]})
+        bar.set_postfix_str(_postfix(row, self.meter.images_per_s()), refresh=False)
+        bar.update(self.step_in_epoch - bar.n)
+
     def end_epoch(self) -> None:
         """Move to the next epoch; score, log and draw the grid of the one just finished."""
-        self.recalibrate_ema()
+        seconds, rate = self.meter.seconds(), self.meter.images_per_s()  # the steps', before the epoch's own work
+        scoring = self.evaluator is not None and self.evaluator.due(self.epoch + 1)
+        self.recalibrate_ema(STANDING_BATCHES if scoring else QUICK_STANDING_BATCHES)
         self.epoch, self.step_in_epoch, self.epoch_start_rng = self.epoch + 1, 0, self.data_gen.get_state()
         stats = self.meter.epoch_means()
-        stats.update(epoch=self.epoch, step=self.step, images_per_s=self.meter.images_per_s(),
-                     seconds=self.meter.seconds(), elapsed_s=self.elapsed_before + time.monotonic() - self.start)
+        stats.update(epoch=self.epoch, step=self.step, images_per_s=rate, seconds=seconds,
+                     elapsed_s=self.elapsed_before + time.monotonic() - self.start)
         new_best = False
-        scores = self.evaluate() if self.evaluator and self.evaluator.due(self.epoch) else None
+        scores = self.evaluate() if scoring else None
         if scores is not None:
             stats.update(scores)
             new_best = scores["fid"] < self.best_fid
@@ -376,12 +398,14 @@ class _Trainer:
                      + ("  (best so far: saved checkpoints/best.pt)" if new_best else ""))
         if self.runlog:
             self.runlog.epoch_row(stats)
-            self.runlog.grid(self.grid_images(), self.epoch)
+            with record_function("gankit.grid"):
+                self.runlog.grid(self.grid_images(), self.epoch)
         self.log(_epoch_line(self.epoch, self.cfg.epochs, stats))
         self.epoch_stats = stats
         if new_best:
             self.save_checkpoint("best")
 
+    @record_function("gankit.evaluate")
     def evaluate(self) -> dict[str, float] | None:
         """The validation scores; None when a signal interrupts them (the run then stops after its checkpoint)."""
         try:
@@ -401,11 +425,14 @@ class _Trainer:
             self.G.train()
             return images
 
-    def recalibrate_ema(self) -> None:
-        """Give the EMA generator batch-norm statistics of its own (EMA.recalibrate) once per step it is used
-        at. The noise comes from a generator seeded by the step, and the labels are drawn from the training
-        labels, so a resumed run recomputes the same statistics and no training RNG is consumed."""
-        if self.ema is None or not self.world.is_main or self.ema_stats_step == self.step:
+    @record_function("gankit.standing_stats")
+    def recalibrate_ema(self, batches: int = STANDING_BATCHES) -> None:
+        """Give the EMA generator batch-norm statistics of its own (EMA.recalibrate) from `batches` batches, once
+        per step it is used at. The noise comes from a generator seeded by the step, and the labels are drawn
+        from the training labels, so a resumed run recomputes the same statistics and no training RNG is
+        consumed; a quick estimate's batches are the first of the full one's."""
+        done = self.ema_stats
+        if self.ema is None or not self.world.is_main or (done and done[0] == self.step and done[1] >= batches):
             return
         gen = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.step)
         batch, labels = 256, self.labels
@@ -416,13 +443,15 @@ class _Trainer:
                 return z, None
             return z, labels[torch.randint(len(labels), (batch,), generator=gen).to(labels.device)]
 
-        self.ema.recalibrate(draw)
-        self.ema_stats_step = self.step
+        self.ema.recalibrate(draw, batches)
+        self.ema_stats = (self.step, batches)
 
-    def save_checkpoint(self, name: str = "last") -> None:
-        """Rank 0 writes; "last" is saved by every rank's loop at the same point, so the ranks meet there."""
+    @record_function("gankit.checkpoint")
+    def save_checkpoint(self, name: str = "last", final: bool = False) -> None:
+        """Rank 0 writes; "last" is saved by every rank's loop at the same point, so the ranks meet there.
+        `final`: the run stops after it, so the EMA generator gets its full standing statistics."""
         if self.world.is_main:
-            self.recalibrate_ema()
+            self.recalibrate_ema(STANDING_BATCHES if final or name == "best" else QUICK_STANDING_BATCHES)
             checkpoint.save(self.run_dir / "checkpoints" / f"{name}.pt", {
                 "config": self.cfg.to_dict(), "image_shape": list(self.dataset.shape),
                 "num_classes": self.num_classes, "generator": self.G.state_dict(),
@@ -448,7 +477,7 @@ class _Trainer:
         self.opt_d.load_state_dict(saved["opt_d"])
         if self.ema is not None:
             _restore_ema(self.ema, saved)
-            self.ema_stats_step = None
+            self.ema_stats = None
         self.lr_scale /= 2  # cumulative: the checkpoint holds the learning rates from before any rollback
         self.set_learning_rates()
         self.train_step.load_state_dict({"calls": self.train_step.calls})  # the G loss reads 0 until the next G step

@@ -7,6 +7,8 @@ What makes it faster than the tutorial's loop changes no result:
 - D's parameters are frozen during the G step, so its backward pass computes only what G needs
   (the tutorial computes D's weight gradients there and throws them away);
 - no host sync: the step returns its statistics as device tensors, read back only when the loop logs them.
+Its phases are named for torch.profiler (gankit.generate, gankit.d_step, gankit.g_step, gankit.ema,
+gankit.augment): benchmarks/preset_speed.py reports their shares.
 Options (StepOptions, all off in the seed preset): bf16 autocast, torch.compile, n_critic D steps per G step,
 a WGAN-GP or R1 gradient penalty, DiffAugment on everything D sees; an EMA of G updated after each G step.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from gankit.training import losses
 from gankit.training.diffaugment import diff_augment
@@ -92,10 +95,25 @@ class GanStep:
         o = self.options
         g_step_due = self.calls % o.n_critic == 0
         self.calls += 1
-        with self.autocast(), torch.set_grad_enabled(g_step_due):
+        with record_function("gankit.generate"), self.autocast(), torch.set_grad_enabled(g_step_due):
             fake = _call(self.G, z, labels)
+        with record_function("gankit.d_step"):
+            d_loss, d_real, d_fake = self._d_step(real, fake, labels)
+        if g_step_due:
+            with record_function("gankit.g_step"):
+                self.g_loss = self._g_step(fake, labels)
+            if self.ema is not None:
+                with record_function("gankit.ema"):
+                    self.ema.update(self.G)
 
-        # D step: real images towards "real", generated ones towards "fake"
+        with torch.no_grad():
+            return dict(zip(self.STATS, (d_loss.detach(), self.g_loss, self.loss.shown(_full(d_real)).mean(),
+                                         self.loss.shown(_full(d_fake)).mean())))
+
+    def _d_step(self, real: torch.Tensor, fake: torch.Tensor,
+                labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D step: real images towards "real", generated ones towards "fake"."""
+        o = self.options
         if o.r1_gamma:
             real = real.detach().requires_grad_(True)
         with self.autocast():
@@ -109,26 +127,24 @@ class GanStep:
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
+        return d_loss, d_real, d_fake
 
-        # G step: make the just-updated D call the same fakes real
-        if g_step_due:
-            self.D_shared.requires_grad_(False)
-            with self.autocast():
-                g_loss = self.loss.generator(_full(_call(self.D_frozen, self._augment(fake), labels)))
-            self.D_shared.requires_grad_(True)
-            self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
-            if self.ema is not None:
-                self.ema.update(self.G)
-            self.g_loss = g_loss.detach()
-
-        with torch.no_grad():
-            return dict(zip(self.STATS, (d_loss.detach(), self.g_loss, self.loss.shown(_full(d_real)).mean(),
-                                         self.loss.shown(_full(d_fake)).mean())))
+    def _g_step(self, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """G step: make the just-updated D call the same fakes real."""
+        self.D_shared.requires_grad_(False)
+        with self.autocast():
+            g_loss = self.loss.generator(_full(_call(self.D_frozen, self._augment(fake), labels)))
+        self.D_shared.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        return g_loss.detach()
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, self.options.augment) if self.options.augment else x
+        if not self.options.augment:
+            return x
+        with record_function("gankit.augment"):
+            return diff_augment(x, self.options.augment)
 
     def _discriminate(self, real: torch.Tensor, fake: torch.Tensor,
                       labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -217,7 +217,7 @@ def test_training_on_an_array_in_memory_equals_training_on_the_same_npz_and_keep
     assert not (tmp_path / "bad").exists()
 
 
-def test_a_folder_of_128_px_colour_images_trains_and_samples_end_to_end(tmp_path, capsys):
+def test_a_folder_of_128_px_colour_images_trains_channels_last_and_samples_end_to_end(tmp_path, capsys):
     from PIL import Image
 
     from gankit.cli import main
@@ -231,8 +231,9 @@ def test_a_folder_of_128_px_colour_images_trains_and_samples_end_to_end(tmp_path
         Image.fromarray(pixels).save(folder / f"{i:02d}.png")
     run = tmp_path / "run"
     assert main(["train", "--preset", "rgb", "--dataset", f"folder:{folder}", "--image-size", "128", "--width", "8",
-                 "--epochs", "1", "--batch-size", "8", "--grid-size", "4", "--run-dir", str(run), "--no-progress"]) == 0
-    assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "s.npz")]) == 0
+                 "--epochs", "1", "--batch-size", "8", "--grid-size", "4", "--run-dir", str(run), "--no-progress",
+                 "--channels-last"]) == 0
+    assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "s.npz")]) == 0  # into a contiguous G
     assert np.load(tmp_path / "s.npz")["images"].shape == (3, 3, 128, 128)
 
 
@@ -249,3 +250,30 @@ def test_mirror_flips_about_half_the_real_images_and_nothing_else():
     flipped = (mirrored != plain).flatten(1).any(1)
     assert 150 < int(flipped.sum()) < 250
     assert torch.equal(mirrored[flipped], plain[flipped].flip(-1)) and torch.equal(mirrored[~flipped], plain[~flipped])
+
+
+def test_a_finished_runs_checkpoint_has_the_full_standing_statistics_not_the_quick_per_epoch_ones(tmp_path, blob_npz):
+    from gankit.infra.checkpoint import load
+    from gankit.models import build_for
+    from gankit.training.config import TrainConfig
+    from gankit.training.ema import EMA
+    from gankit.training.loop import QUICK_STANDING_BATCHES, STANDING_BATCHES
+
+    quiet = {"progress": False, "log": lambda m: None}
+    run = gankit.train("dcgan", tmp_path / "run", dataset=blob_npz, epochs=2, ema=0.999, batch_size=64, **quiet)
+    saved = load(run.run_dir / "checkpoints" / "last.pt")
+    cfg = TrainConfig.from_dict(saved["config"])
+
+    def standing(batches):
+        """The EMA G's statistics from `batches` of the step-seeded draws the loop makes."""
+        G = build_for(cfg, tuple(saved["image_shape"]))[0]
+        G.load_state_dict(saved["generator_ema"])
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + saved["step"])
+        ema = EMA(G)
+        ema.recalibrate(lambda: (torch.randn(256, cfg.z_dim, generator=gen), None), batches)
+        return [b for name, b in ema.module.state_dict().items() if name.endswith("running_var")]
+
+    kept = [b for name, b in saved["generator_ema"].items() if name.endswith("running_var")]
+    full, quick = standing(STANDING_BATCHES), standing(QUICK_STANDING_BATCHES)
+    assert kept and all(torch.allclose(k, f, rtol=1e-4, atol=1e-6) for k, f in zip(kept, full))
+    assert not all(torch.allclose(k, q, rtol=1e-4, atol=1e-6) for k, q in zip(kept, quick))

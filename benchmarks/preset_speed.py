@@ -1,0 +1,236 @@
+"""Where a conv preset's training time goes, how near it runs to the machine's FLOP rate, and (for the dcgan
+preset) how fast it trains beside pytorch/examples' dcgan/main.py on the same model, batch and images.
+
+    python benchmarks/preset_speed.py --preset best                        # MNIST
+    python benchmarks/preset_speed.py --preset rgb --image-size 64         # emoji
+    python benchmarks/preset_speed.py --preset dcgan --dataset emoji --image-size 64 --dcgan ../examples/dcgan/main.py
+    python benchmarks/preset_speed.py --preset best --compare channels-last   # the loop both ways, in turns
+
+gankit's own loop (`gankit.train`) runs for --epochs epochs on --limit training images:
+- timed, no profiler, once per turn: images/s of the steps (the loop's meter) and the per-epoch work (standing
+  statistics of the EMA generator, the grid, metrics.csv, the checkpoint) from metrics.csv, epochs after the
+  first and before the last;
+- then once under torch.profiler, whose named ranges (gankit.draw_batch, .generate, .d_step, .g_step, .augment,
+  .ema, .log, .standing_stats, .grid, .checkpoint) give each phase's exclusive time, per step or per epoch.
+Shares are those of one epoch of the whole data set (its steps at the measured per-step costs plus one of each
+per-epoch cost), so a short --limit does not inflate the per-epoch work. The FLOP floor is the training step's
+convolution and matmul FLOPs (torch.utils.flop_counter) at the machine's measured matmul rate, in the precision
+the preset resolves to here.
+The peer (--dcgan) runs its own script, unmodified, on a folder of the same composited images; its rate is read
+from the times its per-iteration lines arrive, after its first 5. Arms run one after another, never at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import gankit  # noqa: E402
+from benchmarks.train_speed import cpu_name, matmul_gflops  # noqa: E402
+from gankit import data, models  # noqa: E402
+from gankit.infra.device import cpu_flags, resolve_precision  # noqa: E402
+from gankit.infra.io import write_text  # noqa: E402
+from gankit.training import losses  # noqa: E402
+from gankit.training.config import preset_config, replace  # noqa: E402
+from gankit.training.ema import EMA  # noqa: E402
+from gankit.training.loop import make_adam, step_options  # noqa: E402
+from gankit.training.runlog import read_csv  # noqa: E402
+from gankit.training.step import GanStep  # noqa: E402
+
+STEP_PHASES = ("draw_batch", "generate", "d_step", "g_step", "augment", "ema", "log")
+EPOCH_PHASES = ("standing_stats", "grid", "checkpoint")
+DEFAULT_DATA = {"rgb": "emoji"}
+
+
+def options(a: argparse.Namespace, extra: dict) -> dict:
+    o = {"dataset": a.dataset or DEFAULT_DATA.get(a.preset, "mnist"), "seed": 0, **extra}
+    if a.image_size:
+        o["image_size"] = a.image_size
+    return o
+
+
+def timed_run(preset: str, opts: dict, limit: int, epochs: int, tmp: Path) -> dict:
+    """Images/s of the steps and seconds of per-epoch work, over the epochs after the first and before the last
+    (whose checkpoint gets the full standing statistics, once per run)."""
+    run = tmp / f"timed-{time.monotonic_ns()}"
+    gankit.train(preset, run_dir=run, limit=limit, epochs=epochs, progress=False, log=lambda s: None, **opts)
+    every = read_csv(run / "metrics.csv")
+    rows = every[1:-1]
+    walls = [float(b["elapsed_s"]) - float(a["elapsed_s"]) for a, b in zip(every, rows)]
+    return {"step_images_per_s": statistics.median(float(r["images_per_s"]) for r in rows),
+            "epoch_work_s": statistics.median(w - float(r["seconds"]) for w, r in zip(walls, rows))}
+
+
+def profiled_run(preset: str, opts: dict, limit: int, epochs: int, tmp: Path) -> dict:
+    """Exclusive seconds of each named phase: per step for the step's phases, per epoch for the others (the run's
+    last checkpoint, with its full standing statistics, left out: it comes once per run)."""
+    run = tmp / f"profiled-{time.monotonic_ns()}"
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        result = gankit.train(preset, run_dir=run, limit=limit, epochs=epochs, progress=False, log=lambda s: None,
+                              **opts)
+    seconds: dict[str, list[float]] = {}
+    for event in prof.events():
+        if event.name.startswith("gankit."):
+            seconds.setdefault(event.name.removeprefix("gankit."), []).append(exclusive_us(event) / 1e6)
+    totals = {name: sum(s) for name, s in seconds.items()}
+    steps = result.steps_run
+    per_step = {p: totals.get(p, 0.0) / steps for p in STEP_PHASES}
+    per_epoch = {p: statistics.mean(seconds[p][:-1]) if len(seconds.get(p, ())) > 1 else 0.0 for p in EPOCH_PHASES}
+    per_step["other"] = totals["train_loop"] / steps  # the loop's own time: Python between the parts, the bar
+    return {"per_step_s": per_step, "per_epoch_s": per_epoch}
+
+
+def exclusive_us(event) -> float:
+    """An event's time less that of the gankit ranges nested in it, however deep."""
+    inner, stack = 0.0, list(event.cpu_children)
+    while stack:
+        child = stack.pop()
+        if child.name.startswith("gankit."):
+            inner += child.time_range.elapsed_us()
+        else:
+            stack.extend(child.cpu_children)
+    return event.time_range.elapsed_us() - inner
+
+
+def step_flops(preset: str, opts: dict) -> tuple[float, str]:
+    """FLOPs per image of one training step built as the loop builds it, and the precision it runs in."""
+    cfg = replace(preset_config(preset), {k: v for k, v in opts.items() if k != "dataset"})
+    shape = data.load_images(opts["dataset"], image_size=cfg.image_size, channels=cfg.channels,
+                             log=lambda s: None).shape
+    k = cfg.self_condition or 0
+    G, D = models.build_for(cfg, shape, 0 if k else (10 if cfg.conditional else 0))
+    classes = k or (10 if cfg.conditional else 0)
+    device = torch.device("cpu")
+    precision = resolve_precision(cfg.precision, device, cpu_flags(), platform.machine())
+    step = GanStep(G, D, make_adam(G, cfg, device), make_adam(D, cfg, device), losses.get(cfg.loss),
+                   ema=EMA(G, cfg.ema) if cfg.ema else None, options=step_options(cfg, precision))
+    b = cfg.batch_size
+    real, z = torch.rand(b, *shape) * 2 - 1, torch.randn(b, cfg.z_dim)
+    labels = torch.randint(classes, (b,)) if classes else None
+    with FlopCounterMode(display=False) as counter:
+        step(real, z, labels)
+    return counter.get_total_flops() / b, precision
+
+
+def peer_rate(script: Path, preset_opts: dict, seconds: float, tmp: Path) -> float:
+    """Images/s of pytorch/examples' dcgan/main.py on the composited images, from its per-iteration lines."""
+    folder = tmp / "folder"
+    if not folder.exists():
+        images = data.load_images(preset_opts["dataset"], image_size=preset_opts.get("image_size"),
+                                  log=lambda s: None).images
+        from PIL import Image
+
+        (folder / "all").mkdir(parents=True)
+        for i, image in enumerate(images):
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / "all" / f"{i:04d}.png")
+    out = tmp / f"peer-{time.monotonic_ns()}"
+    out.mkdir()
+    args = [sys.executable, str(script), "--dataset", "folder", "--dataroot", str(folder), "--imageSize", "64",
+            "--niter", "1000", "--manualSeed", "0", "--outf", str(out)]
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    times, start = [], time.monotonic()
+    for line in child.stdout:
+        if line.startswith("[") and "Loss_D" in line:
+            times.append(time.monotonic())
+        if time.monotonic() - start > seconds:
+            break
+    child.terminate()
+    child.wait()
+    if len(times) < 7:
+        raise SystemExit(f"the peer ran {len(times)} iterations in {seconds:.0f} s: give it more --peer-seconds")
+    return 64 * (len(times) - 6) / (times[-1] - times[5])
+
+
+def summarise(timed: dict, prof: dict, n_full: int, batch: int) -> dict:
+    steps_full = -(-n_full // batch)
+    step_s = batch / timed["step_images_per_s"]
+    epoch_s = steps_full * step_s + timed["epoch_work_s"]
+    parts = {**{p: s * steps_full for p, s in prof["per_step_s"].items()}, **prof["per_epoch_s"]}
+    profiled_total = sum(parts.values())
+    return {**timed, "epoch_images_per_s": n_full / epoch_s,
+            "shares": {p: v / profiled_total for p, v in parts.items()}}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="best", choices=("best", "best-cond", "rgb", "dcgan"))
+    p.add_argument("--dataset", default=None, help="default: emoji for rgb, mnist otherwise")
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--limit", type=int, default=3200, help="training images per run (default 3,200: 50 steps)")
+    p.add_argument("--epochs", type=int, default=4, help="epochs of each run; the first and last are not counted")
+    p.add_argument("--turns", type=int, default=1)
+    p.add_argument("--compare", choices=("channels-last", "compile"), default=None,
+                   help="time the loop with this option off and on, in turns")
+    p.add_argument("--dcgan", type=Path, default=None, help="pytorch/examples' dcgan/main.py (--preset dcgan, 64 px)")
+    p.add_argument("--peer-seconds", type=float, default=150.0)
+    p.add_argument("--out", default=None, help="default: benchmarks/results/preset_speed_<preset>.json")
+    a = p.parse_args()
+    if a.dcgan and (a.preset != "dcgan" or a.image_size != 64):
+        raise SystemExit("the peer's model is the dcgan preset at 64 x 64: add --preset dcgan --image-size 64")
+    arms = {"default": {}}
+    if a.compare:  # the option off, then on
+        key = a.compare.replace("-", "_")
+        arms = {f"no {a.compare}": {key: False}, a.compare: {key: True}}
+    base = options(a, {})
+    n_full = len(data.load_images(base["dataset"], image_size=a.image_size, log=lambda s: None).images)
+    machine = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "matmul_gflops_fp32": matmul_gflops(torch.device("cpu"), torch.float32),
+               "matmul_gflops_bf16": matmul_gflops(torch.device("cpu"), torch.bfloat16)}
+    flops, precision = step_flops(a.preset, base)
+    print(f"{machine['cpu']}: {flops / 1e9:.3f} GFLOP per image per step, {precision}", flush=True)
+    results: dict = {name: {"timed": [], "profiled": None} for name in arms}
+    peer: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for turn in range(a.turns):
+            for name, extra in arms.items():
+                timed = timed_run(a.preset, options(a, extra), a.limit, a.epochs, Path(tmp))
+                results[name]["timed"].append(timed)
+                print(f"turn {turn + 1} {name}: {json.dumps(timed)}", flush=True)
+            if a.dcgan:
+                peer.append(peer_rate(a.dcgan.resolve(), base, a.peer_seconds, Path(tmp)))
+                print(f"turn {turn + 1} peer: {peer[-1]:.1f} images/s", flush=True)
+        for name, extra in arms.items():
+            results[name]["profiled"] = profiled_run(a.preset, options(a, extra), a.limit, a.epochs, Path(tmp))
+    batch = preset_config(a.preset).batch_size
+    floor = machine[f"matmul_gflops_{precision}"] * 1e9 / flops
+    out = {"machine": machine, "preset": a.preset, "options": base, "limit": a.limit, "images_in_data": n_full,
+           "precision": precision, "step_flops_per_image": flops, "floor_images_per_s": floor,
+           "command": "python benchmarks/preset_speed.py " + " ".join(sys.argv[1:]), "arms": {}}
+    for name, r in results.items():
+        timed = {k: statistics.median(t[k] for t in r["timed"]) for k in r["timed"][0]}
+        s = summarise(timed, r["profiled"], n_full, batch)
+        out["arms"][name] = {**s, "fraction_of_floor": s["step_images_per_s"] / floor, "turns": r["timed"],
+                             "profile": r["profiled"]}
+        print(f"{name}: steps {s['step_images_per_s']:,.0f} images/s ({s['step_images_per_s'] / floor:.1%} of the "
+              f"FLOP floor), whole epochs {s['epoch_images_per_s']:,.0f}; shares "
+              + ", ".join(f"{k} {v:.1%}" for k, v in sorted(s["shares"].items(), key=lambda kv: -kv[1])))
+    if a.compare:
+        off, on = (out["arms"][n]["step_images_per_s"] for n in arms)
+        out["speedup"] = on / off
+        print(f"{a.compare}: {on / off:.2f}x the steps' images/s")
+    if peer:
+        out["peer_images_per_s"] = statistics.median(peer)
+        out["peer_turns"] = peer
+        mine = next(iter(out["arms"].values()))["epoch_images_per_s"]
+        out["ratio_to_peer"] = mine / out["peer_images_per_s"]
+        print(f"pytorch/examples dcgan: {out['peer_images_per_s']:.1f} images/s; gankit {mine:.1f}: "
+              f"{out['ratio_to_peer']:.2f}x")
+    write_text(ROOT / (a.out or f"benchmarks/results/preset_speed_{a.preset}.json"), json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
