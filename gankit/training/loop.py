@@ -327,10 +327,10 @@ class _Trainer:
             while self.epoch < cfg.epochs and stopped_by == "epochs":
                 stopped_by = self.train_epoch()
                 if self.step_in_epoch == self.steps_per_epoch:
-                    self.end_epoch()
-                self.save_checkpoint(final=stopped_by != "epochs" or self.epoch >= cfg.epochs)
-                if stopped_by == "epochs" and world.any(self.stop.requested, self.device):  # during an evaluation
+                    self.end_epoch(final=stopped_by != "epochs" or self.epoch + 1 >= cfg.epochs)
+                if stopped_by == "epochs" and world.any(self.stop.requested, self.device):  # during the epoch's end
                     stopped_by = "signal"
+                self.save_checkpoint(final=stopped_by != "epochs" or self.epoch >= cfg.epochs)
         self._finish(stopped_by)
         return RunResult(self.run_dir, self.epoch, self.step, self.steps_run, stopped_by, self.epoch_stats)
 
@@ -377,11 +377,11 @@ class _Trainer:
         bar.set_postfix_str(_postfix(row, self.meter.images_per_s()), refresh=False)
         bar.update(self.step_in_epoch - bar.n)
 
-    def end_epoch(self) -> None:
-        """Move to the next epoch; score, log and draw the grid of the one just finished."""
+    def end_epoch(self, final: bool = False) -> None:
+        """Move to the next epoch; score, log and draw the grid of the one just finished (`final`: the run's last)."""
         seconds, rate = self.meter.seconds(), self.meter.images_per_s()  # the steps', before the epoch's own work
         scoring = self.evaluator is not None and self.evaluator.due(self.epoch + 1)
-        self.recalibrate_ema(STANDING_BATCHES if scoring else QUICK_STANDING_BATCHES)
+        self.recalibrate_ema(STANDING_BATCHES if scoring or final else QUICK_STANDING_BATCHES)
         self.epoch, self.step_in_epoch, self.epoch_start_rng = self.epoch + 1, 0, self.data_gen.get_state()
         stats = self.meter.epoch_means()
         stats.update(epoch=self.epoch, step=self.step, images_per_s=rate, seconds=seconds,
@@ -425,7 +425,6 @@ class _Trainer:
             self.G.train()
             return images
 
-    @record_function("gankit.standing_stats")
     def recalibrate_ema(self, batches: int = STANDING_BATCHES) -> None:
         """Give the EMA generator batch-norm statistics of its own (EMA.recalibrate) from `batches` batches, once
         per step it is used at. The noise comes from a generator seeded by the step, and the labels are drawn
@@ -443,7 +442,8 @@ class _Trainer:
                 return z, None
             return z, labels[torch.randint(len(labels), (batch,), generator=gen).to(labels.device)]
 
-        self.ema.recalibrate(draw, batches)
+        with record_function("gankit.standing_stats"):
+            self.ema.recalibrate(draw, batches)
         self.ema_stats = (self.step, batches)
 
     @record_function("gankit.checkpoint")

@@ -210,7 +210,7 @@ def test_a_channels_last_conv_step_computes_what_the_contiguous_one_does():
     for memory_format in (torch.contiguous_format, torch.channels_last):
         g, d = (copy.deepcopy(m).to(memory_format=memory_format) for m in (G, D))
         stats = GanStep(g, d, make_adam(g, cfg, cpu), make_adam(d, cfg, cpu), losses.get(cfg.loss))(real, z)
-        runs.append((torch.stack(list(stats.values())), [p.grad for p in g.parameters()]))
+        runs.append((torch.stack(list(stats.values())), [p.grad for m in (g, d) for p in m.parameters()]))
     assert next(p for p in g.parameters() if p.dim() == 4).is_contiguous(memory_format=torch.channels_last)
     (stats_a, grads_a), (stats_b, grads_b) = runs
     assert torch.allclose(stats_a, stats_b, rtol=1e-4, atol=1e-6)
