@@ -64,8 +64,8 @@ def options(a: argparse.Namespace, extra: dict) -> dict:
 
 
 def timed_run(preset: str, opts: dict, limit: int, epochs: int, tmp: Path) -> dict:
-    """Images/s of the steps and seconds of per-epoch work, over the epochs after the first and before the last
-    (whose checkpoint gets the full standing statistics, once per run)."""
+    """Images/s of the steps and seconds of per-epoch work, over the epochs after the first (warm-up) and before
+    the last (whose standing statistics are the full estimate, once per run)."""
     run = tmp / f"timed-{time.monotonic_ns()}"
     gankit.train(preset, run_dir=run, limit=limit, epochs=epochs, progress=False, log=lambda s: None, **opts)
     every = read_csv(run / "metrics.csv")
@@ -139,7 +139,8 @@ def peer_rate(script: Path, preset_opts: dict, seconds: float, tmp: Path) -> flo
             Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / "all" / f"{i:04d}.png")
     out = tmp / f"peer-{time.monotonic_ns()}"
     out.mkdir()
-    args = [sys.executable, str(script), "--dataset", "folder", "--dataroot", str(folder), "--imageSize", "64",
+    # -u: unbuffered, so its lines arrive when it prints them, not in blocks
+    args = [sys.executable, "-u", str(script), "--dataset", "folder", "--dataroot", str(folder), "--imageSize", "64",
             "--niter", "1000", "--manualSeed", "0", "--outf", str(out)]
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     times, start = [], time.monotonic()
@@ -179,6 +180,8 @@ def main() -> None:
     p.add_argument("--peer-seconds", type=float, default=150.0)
     p.add_argument("--out", default=None, help="default: benchmarks/results/preset_speed_<preset>.json")
     a = p.parse_args()
+    if a.epochs < 3:
+        raise SystemExit("--epochs must be at least 3: the first and the last are not counted")
     if a.dcgan and (a.preset != "dcgan" or a.image_size != 64):
         raise SystemExit("the peer's model is the dcgan preset at 64 x 64: add --preset dcgan --image-size 64")
     arms = {"default": {}}
