@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import gankit  # noqa: E402
+from benchmarks.emoji_vs_dcgan import write_folder  # noqa: E402
 from benchmarks.train_speed import cpu_name, matmul_gflops  # noqa: E402
 from gankit import data, models  # noqa: E402
 from gankit.infra.device import cpu_flags, resolve_precision  # noqa: E402
@@ -126,17 +127,11 @@ def step_flops(preset: str, opts: dict) -> tuple[float, str]:
     return counter.get_total_flops() / b, precision
 
 
-def peer_rate(script: Path, preset_opts: dict, seconds: float, tmp: Path) -> float:
-    """Images/s of pytorch/examples' dcgan/main.py on the composited images, from its per-iteration lines."""
+def peer_rate(script: Path, seconds: float, tmp: Path) -> float:
+    """Images/s of pytorch/examples' dcgan/main.py on the composited emoji, from its per-iteration lines."""
     folder = tmp / "folder"
     if not folder.exists():
-        images = data.load_images(preset_opts["dataset"], image_size=preset_opts.get("image_size"),
-                                  log=lambda s: None).images
-        from PIL import Image
-
-        (folder / "all").mkdir(parents=True)
-        for i, image in enumerate(images):
-            Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / "all" / f"{i:04d}.png")
+        write_folder(folder, 64)
     out = tmp / f"peer-{time.monotonic_ns()}"
     out.mkdir()
     # -u: unbuffered, so its lines arrive when it prints them, not in blocks
@@ -182,8 +177,9 @@ def main() -> None:
     a = p.parse_args()
     if a.epochs < 3:
         raise SystemExit("--epochs must be at least 3: the first and the last are not counted")
-    if a.dcgan and (a.preset != "dcgan" or a.image_size != 64):
-        raise SystemExit("the peer's model is the dcgan preset at 64 x 64: add --preset dcgan --image-size 64")
+    if a.dcgan and (a.preset != "dcgan" or a.image_size != 64 or a.dataset != "emoji"):
+        raise SystemExit("the peer runs on the emoji with the dcgan preset's model at 64 x 64: add --preset dcgan "
+                         "--dataset emoji --image-size 64")
     arms = {"default": {}}
     if a.compare:  # the option off, then on
         key = a.compare.replace("-", "_")
@@ -204,7 +200,7 @@ def main() -> None:
                 results[name]["timed"].append(timed)
                 print(f"turn {turn + 1} {name}: {json.dumps(timed)}", flush=True)
             if a.dcgan:
-                peer.append(peer_rate(a.dcgan.resolve(), base, a.peer_seconds, Path(tmp)))
+                peer.append(peer_rate(a.dcgan.resolve(), a.peer_seconds, Path(tmp)))
                 print(f"turn {turn + 1} peer: {peer[-1]:.1f} images/s", flush=True)
         for name, extra in arms.items():
             results[name]["profiled"] = profiled_run(a.preset, options(a, extra), a.limit, a.epochs, Path(tmp))
