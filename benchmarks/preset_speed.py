@@ -112,9 +112,9 @@ def step_flops(preset: str, opts: dict) -> tuple[float, str]:
     cfg = replace(preset_config(preset), {k: v for k, v in opts.items() if k != "dataset"})
     shape = data.load_images(opts["dataset"], image_size=cfg.image_size, channels=cfg.channels,
                              log=lambda s: None).shape
-    k = cfg.self_condition or 0
-    G, D = models.build_for(cfg, shape, 0 if k else (10 if cfg.conditional else 0))
-    classes = k or (10 if cfg.conditional else 0)
+    labelled = 10 if cfg.conditional else 0  # MNIST's classes: FLOPs do not depend on the labels' values
+    G, D = models.build_for(cfg, shape, 0 if cfg.self_condition else labelled)
+    classes = cfg.self_condition or labelled  # what G and D are conditioned on
     device = torch.device("cpu")
     precision = resolve_precision(cfg.precision, device, cpu_flags(), platform.machine())
     step = GanStep(G, D, make_adam(G, cfg, device), make_adam(D, cfg, device), losses.get(cfg.loss),
