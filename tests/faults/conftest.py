@@ -1,6 +1,7 @@
 """What the fault tests share: the CLI run in-process or as a child process, and the check of a one-line error."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,11 +31,18 @@ def cli(capsys):
     return run
 
 
+def _default_sigint() -> None:
+    # a shell starts a background job with SIGINT ignored, and children inherit that: Python then never raises
+    # KeyboardInterrupt, so a suite run with `&` would hang where a child is sent Ctrl-C before training
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def child(script: str, *args, **popen) -> subprocess.Popen:
-    """A Python child process running `script` (with gankit importable), its output as text."""
+    """A Python child process running `script` (with gankit importable), its output as text, taking Ctrl-C
+    as a process started from a terminal does."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GANKIT_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
     return subprocess.Popen([sys.executable, "-u", "-c", script, *map(str, args)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint, **popen)
 
 
 def gankit(*argv, **popen) -> subprocess.Popen:
