@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -55,19 +56,20 @@ def write_folder(root: Path, size: int) -> None:
         Image.fromarray(image.permute(1, 2, 0).numpy()).save(root / "all" / f"{i:04d}.png")
 
 
-def run_gankit(size: int, minutes: float, n: int, work: Path) -> tuple[torch.Tensor, dict]:
+def run_gankit(size: int, minutes: float, n: int, work: Path, flags: list[str]) -> tuple[torch.Tensor, dict]:
     import gankit
 
     run = work / "gankit"
     start = time.monotonic()
     subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "rgb", "--dataset", "emoji", "--image-size",
-                    str(size), "--minutes", str(minutes), "--seed", "0", "--run-dir", str(run), "--no-progress"],
+                    str(size), "--minutes", str(minutes), "--seed", "0", "--run-dir", str(run), "--no-progress", *flags],
                    check=True, cwd=ROOT)
     from gankit.training.runlog import read_csv
 
-    epochs = len(read_csv(run / "metrics.csv"))
+    rows = read_csv(run / "metrics.csv")
+    speed = sorted(float(row["images_per_s"]) for row in rows)[len(rows) // 2]  # the steps' own rate, median epoch
     g = gankit.load(run, device="cpu")
-    return g.sample(n, seed=0), {"seconds": time.monotonic() - start, "epochs": epochs}
+    return g.sample(n, seed=0), {"seconds": time.monotonic() - start, "epochs": len(rows), "images_per_s": speed}
 
 
 def run_dcgan(script: Path, folder: Path, size: int, minutes: float, n: int, work: Path) -> tuple[torch.Tensor, dict]:
@@ -119,6 +121,9 @@ def main() -> None:
     p.add_argument("-n", type=int, default=5000)
     p.add_argument("--arms", nargs="+", default=["gankit", "dcgan"], choices=("gankit", "dcgan"))
     p.add_argument("--out", default=None, help="default: benchmarks/results/emoji_vs_dcgan_<size>.json")
+    p.add_argument("--gankit-flags", default="", help="more `gankit train` flags, for recipe probes: e.g. "
+                   "--gankit-flags='--epochs 6 --augment translation' (a fixed epoch count gives each probe the "
+                   "same steps on a machine whose speed varies)")
     a = p.parse_args()
     if "dcgan" in a.arms and a.image_size != 64:  # its five transposed convolutions make 64 x 64, whatever --imageSize
         raise SystemExit("pytorch/examples' DCGAN trains only at 64 x 64: at 32, run --arms gankit")
@@ -131,7 +136,7 @@ def main() -> None:
         work = Path(tmp)
         for arm in a.arms:
             if arm == "gankit":
-                images, info = run_gankit(a.image_size, a.minutes, a.n, work)
+                images, info = run_gankit(a.image_size, a.minutes, a.n, work, shlex.split(a.gankit_flags))
             else:
                 write_folder(work / "emoji", a.image_size)
                 images, info = run_dcgan(a.dcgan.resolve(), work / "emoji", a.image_size, a.minutes, a.n, work)
