@@ -76,11 +76,27 @@ def umap_clusters(features: np.ndarray, k: int, seed: int) -> np.ndarray:
     if len(features) > 4 * UMAP_NEIGHBOURS:
         import umap  # imported here: numba's start-up costs seconds, and only self-conditioned runs need it
 
+        _cache_umap_kernels()
         # min_dist 0 packs each group tightly, which is what clustering wants (UMAP's documentation);
         # random_state makes it reproducible, at the cost of running on one thread
         points = umap.UMAP(n_neighbors=UMAP_NEIGHBOURS, min_dist=0.0, n_components=UMAP_COMPONENTS,
                            random_state=seed, n_jobs=1).fit_transform(features)
     return KMeans(k, n_init=KMEANS_INITS, random_state=seed).fit_predict(points)
+
+
+def _cache_umap_kernels() -> None:
+    """Keep UMAP's uncached numba kernels on disk after their first compile. umap-learn 0.5 compiles them
+    in every process (10-20 s on 2 cores, against 1 s for the embedding of a small set); numba keys the cache
+    by source file and CPU, so a changed umap or another machine compiles anew."""
+    from umap import umap_, utils
+
+    for kernel in (utils.fast_knn_indices, umap_.smooth_knn_dist, umap_.compute_membership_strengths):
+        enable = getattr(kernel, "enable_caching", None)  # a numba dispatcher (perhaps not in another umap)
+        if enable is not None:
+            try:
+                enable()
+            except RuntimeError:  # no writable place for numba's cache: compile as before
+                pass
 
 
 def nearest_neighbour_vote(known: np.ndarray, known_ids: np.ndarray, features: np.ndarray, k: int) -> np.ndarray:

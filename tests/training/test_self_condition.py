@@ -2,6 +2,7 @@
 their shares without labels, and a run that trains, resumes and samples like an unconditional one."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,17 @@ def test_clusters_recover_the_four_blob_positions_and_follow_the_seed():
     # each cluster is one position: the clustering is the labelling up to a renaming of the clusters
     assert sorted(len(set(labels[ids == c])) for c in range(4)) == [1, 1, 1, 1]
     assert np.array_equal(ids, cluster_images(torch.from_numpy(images), 4, seed=0).numpy())
+
+
+def test_umaps_compiled_kernels_are_kept_on_disk_for_the_next_process():
+    # each run (and each test process) would otherwise compile them again: 10-20 s on 2 cores
+    from umap import umap_
+
+    images, _ = blob_images(200)
+    cluster_images(torch.from_numpy(images), 4, seed=0)
+    cache = umap_.smooth_knn_dist._cache
+    index = Path(cache.cache_path) / cache._cache_file._index_name
+    assert index.is_file() and index.stat().st_size > 0
 
 
 def test_images_outside_the_embedded_sample_take_their_neighbours_cluster(monkeypatch):
