@@ -7,7 +7,8 @@ features and metrics.
     python benchmarks/emoji_vs_dcgan.py --dcgan ../examples/dcgan/main.py --image-size 32 --arms gankit
 
 Arms, one after the other, never at once:
-- gankit: `gankit train --preset rgb --dataset emoji --image-size S --minutes M --seed 0`, sampled by its EMA G.
+- gankit: `gankit train --preset rgb --dataset emoji --image-size S --minutes M --seed 0`, sampled by its EMA G
+  (a class-conditional run, --gankit-flags=--conditional, draws the 10 categories at the emoji's shares).
 - dcgan: its own script on an ImageFolder of the same composited PNGs gankit trains on (one sub-folder), with
   `--dataset folder --imageSize S --niter 1000 --manualSeed 0` on the CPU, stopped at M minutes of wall clock; its
   last complete epoch's netG_epoch_K.pth is loaded into its own Generator (the class read from its main.py) and
@@ -69,7 +70,12 @@ def run_gankit(size: int, minutes: float, n: int, work: Path, flags: list[str]) 
     rows = read_csv(run / "metrics.csv")
     speed = sorted(float(row["images_per_s"]) for row in rows)[len(rows) // 2]  # the steps' own rate, median epoch
     g = gankit.load(run, device="cpu")
-    return g.sample(n, seed=0), {"seconds": time.monotonic() - start, "epochs": len(rows), "images_per_s": speed}
+    labels = None
+    if g.num_classes:  # a class-conditional run (--conditional): its classes at the training set's shares
+        shares = torch.bincount(data.load_images("emoji", image_size=size, log=lambda line: None).labels).double()
+        labels = torch.multinomial(shares, n, replacement=True, generator=torch.Generator().manual_seed(0))
+    info = {"seconds": time.monotonic() - start, "epochs": len(rows), "images_per_s": speed}
+    return g.sample(n, seed=0, labels=labels), info
 
 
 def run_dcgan(script: Path, folder: Path, size: int, minutes: float, n: int, work: Path) -> tuple[torch.Tensor, dict]:
