@@ -70,10 +70,7 @@ def run_gankit(size: int, minutes: float, n: int, work: Path, flags: list[str]) 
     rows = read_csv(run / "metrics.csv")
     speed = sorted(float(row["images_per_s"]) for row in rows)[len(rows) // 2]  # the steps' own rate, median epoch
     g = gankit.load(run, device="cpu")
-    labels = None
-    if g.num_classes:  # a class-conditional run (--conditional): its classes at the training set's shares
-        shares = torch.bincount(data.load_images("emoji", image_size=size, log=lambda line: None).labels).double()
-        labels = torch.multinomial(shares, n, replacement=True, generator=torch.Generator().manual_seed(0))
+    labels = g.labels_at_shares(n)  # a class-conditional run (--conditional): its classes at the emoji's shares
     info = {"seconds": time.monotonic() - start, "epochs": len(rows), "images_per_s": speed}
     return g.sample(n, seed=0, labels=labels), info
 

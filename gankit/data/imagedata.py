@@ -27,6 +27,17 @@ class ImageData:
         return int(self.images.shape[0])
 
 
+def labels_at_shares(counts: torch.Tensor, n: int) -> torch.Tensor:
+    """n class labels (int64, in blocks by class) at the classes' shares of a training set, `counts` per class:
+    what a conditional G is asked for when its samples are compared with real images, whose classes come at
+    those shares (every class in turn would weigh a class of 5 images like one of 2,000). Largest remainders
+    round the shares, so the draw is exact and needs no seed."""
+    exact = counts.double() / counts.sum() * n
+    per_class = exact.floor().long()
+    per_class[torch.argsort(exact - per_class, descending=True, stable=True)[:n - int(per_class.sum())]] += 1
+    return torch.repeat_interleave(torch.arange(len(counts)), per_class)
+
+
 def first(data: ImageData, limit: int | None) -> ImageData:
     """The first `limit` images (all when None or when there are fewer). Copies, so the full set's
     memory is freed when the caller drops it."""

@@ -115,7 +115,7 @@ def _load_source(path: Path, dataset: str | None, n: int, seed: int, device: str
         if dataset is not None and dataset != g.config.dataset:
             raise GankitError(f"{path} was trained on {g.config.dataset}, not {dataset}: leave --dataset out for a run")
         log(f"sampling {n} images from {path} ({checkpoint} checkpoint, seed {seed})")
-        labels = g.labels_for(n, None)  # a conditional run is asked for every class in turn
+        labels = g.labels_at_shares(n)  # a conditional run: its classes as often as real images hold them
         return g.sample(n, seed, labels=labels), labels, g.config.dataset, str(path), g.image_options
     if dataset is None:
         raise GankitError(f"evaluating {path} needs --dataset: the data set its images should look like (e.g. mnist)")

@@ -11,6 +11,7 @@ from PIL import Image
 from torch import nn
 
 from gankit import models
+from gankit.data.imagedata import labels_at_shares
 from gankit.data.pixels import to_model_range, to_uint8
 from gankit.generate import noise
 from gankit.infra import checkpoint
@@ -33,6 +34,7 @@ class TrainedGenerator:
     run_dir: Path
     num_classes: int = 0
     image_shape: tuple[int, int, int] = (1, 28, 28)
+    class_counts: torch.Tensor | None = None  # a conditional run's training images per class
 
     @property
     def image_options(self) -> dict:
@@ -89,6 +91,14 @@ class TrainedGenerator:
         z = z.to(self.device)
         images = self.generator(z) if labels is None else self.generator(z, labels.to(self.device))
         return to_uint8(images).cpu()
+
+    def labels_at_shares(self, n: int) -> torch.Tensor | None:
+        """For a conditional run, n labels at its classes' shares of the training set (what real images to
+        compare with hold); equal shares for a run saved without its counts. None for any other run."""
+        if not self.num_classes:
+            return None
+        counts = self.class_counts if self.class_counts is not None else torch.ones(self.num_classes)
+        return labels_at_shares(counts, n)
 
     def labels_for(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
         if not self.num_classes:
@@ -174,4 +184,5 @@ def load(run_dir: str | Path, checkpoint_name: str = "last", device: str = "auto
     dev = resolve_device(device)
     G, _ = models.build_for(cfg, tuple(state["image_shape"]), state.get("num_classes", 0))
     checkpoint.load_weights(G, state.get("generator_ema", state["generator"]), "generator", path)
-    return TrainedGenerator(G.to(dev), cfg, dev, run_dir, state.get("num_classes", 0), tuple(state["image_shape"]))
+    return TrainedGenerator(G.to(dev), cfg, dev, run_dir, state.get("num_classes", 0), tuple(state["image_shape"]),
+                            state.get("class_counts"))

@@ -243,6 +243,8 @@ class _Trainer:
         if cfg.self_condition:  # a resumed run keeps the clusters it started with
             labels = self._cluster(images) if saved_clusters is None else _checked(saved_clusters, images, run_dir)
         self.labels = labels.to(device) if labels is not None else None
+        # a conditional run is scored with its classes at these shares (data.labels_at_shares)
+        self.class_counts = torch.bincount(labels, minlength=self.num_classes).cpu() if self.num_classes else None
         G, D = models.build_for(cfg, self.dataset.shape, self.num_classes)
         if cfg.self_condition:
             G.set_cluster_sizes(torch.bincount(labels, minlength=cfg.self_condition))
@@ -410,7 +412,7 @@ class _Trainer:
         """The validation scores; None when a signal interrupts them (the run then stops after its checkpoint)."""
         try:
             with self.stop.immediate():
-                return self.evaluator.score(self.G_sampling, self.num_classes)
+                return self.evaluator.score(self.G_sampling, self.class_counts)
         except KeyboardInterrupt:
             self.stop.request()
             self.log("  validation interrupted by a signal: stopping after the checkpoint")
@@ -464,6 +466,7 @@ class _Trainer:
                 "precision": self.precision,  # what --precision auto resolved to, which config.json does not say
                 **(_ema_entries(self.ema) if self.ema else {}),
                 **({"clusters": self.labels.int().cpu()} if self.cfg.self_condition else {}),
+                **({"class_counts": self.class_counts} if self.num_classes else {}),
             })
         if name == "last":
             self.world.barrier()

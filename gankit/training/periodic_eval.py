@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gankit.data.imagedata import labels_at_shares
 from gankit.data.pixels import to_uint8
 from gankit.infra.log import Log
 from gankit.metrics import METRICS, TRACKED, Features, compute
@@ -37,10 +38,11 @@ class PeriodicEvaluator:
         return epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs
 
     @torch.no_grad()
-    def score(self, G: nn.Module, num_classes: int = 0) -> dict[str, float]:
-        """Scores of G's samples; a conditional G is asked for every class in turn and also scored on whether
-        the domain classifier agrees with the label it was asked for."""
-        labels = torch.arange(len(self.noise)) % num_classes if num_classes else None
+    def score(self, G: nn.Module, class_counts: torch.Tensor | None = None) -> dict[str, float]:
+        """Scores of G's samples; a conditional G (`class_counts`: its training images per class) is asked for
+        its classes at their shares and also scored on whether the domain classifier agrees with the label it
+        was asked for."""
+        labels = labels_at_shares(class_counts, len(self.noise)) if class_counts is not None else None
         was_training = G.training
         G.eval()
         images = []
@@ -51,6 +53,6 @@ class PeriodicEvaluator:
         G.train(was_training)
         fake = Features(*self.extractor.extract(torch.cat(images)), labels_requested=labels)
         # metrics that need requested labels (label_accuracy) only for a conditional G
-        names = [m for m in TRACKED_METRICS if num_classes or "fake.labels" not in METRICS[m].needs]
+        names = [m for m in TRACKED_METRICS if labels is not None or "fake.labels" not in METRICS[m].needs]
         scores = compute(names, self.real, fake, seed=self.cfg.seed)
         return {k.name: scores[k.name] for k in TRACKED if k.name in scores}

@@ -86,3 +86,30 @@ def test_an_exported_generator_computes_what_torch_computes(runs, tmp_path, caps
     assert main(["export", str(runs[name]), "--out", str(out)]) == 0
     assert "largest difference from torch over 16 noise vectors" in capsys.readouterr().out
     assert max_difference(load(runs[name], device="cpu"), out, fmt) < 1e-4
+
+
+def test_labels_at_shares_are_exact_and_round_to_n():
+    from gankit.data.imagedata import labels_at_shares
+
+    counts = torch.tensor([85, 159, 5, 270, 131, 264, 2261, 169, 224, 218])  # the emoji's 10 categories
+    drawn = torch.bincount(labels_at_shares(counts, 1000), minlength=10)
+    assert drawn.sum() == 1000 and (drawn - counts / counts.sum() * 1000).abs().max() < 1
+    assert torch.bincount(labels_at_shares(torch.tensor([3, 0, 1]), 7), minlength=3).tolist() == [5, 0, 2]
+
+
+def test_a_conditional_run_is_evaluated_with_its_classes_at_their_shares(tmp_path):
+    # 3 classes of 72, 16 and 8 images: in turn, the class of 8 would get a third of the samples
+    from gankit.eval.evaluate import _load_source
+    from tests.helpers import blob_images
+
+    images, _ = blob_images(96)
+    labels = np.repeat([0, 1, 2], [72, 16, 8])
+    np.savez(tmp_path / "uneven.npz", images=images, labels=labels)
+    cfg = replace(small_config(f"npz:{tmp_path / 'uneven.npz'}", epochs=1), {"conditional": True})
+    run = train(cfg, tmp_path / "run", log=lambda m: None).run_dir
+    g = load(run)
+    assert g.class_counts.tolist() == [72, 16, 8]
+    _, asked, *_ = _load_source(run, None, 96, 0, "cpu", "last", None, lambda m: None)
+    assert torch.bincount(asked).tolist() == [72, 16, 8]
+    # sampling without labels still draws every class in turn (a grid shows each)
+    assert g.labels_for(6, None).tolist() == [0, 1, 2, 0, 1, 2]
