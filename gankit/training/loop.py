@@ -243,11 +243,14 @@ class _Trainer:
         if cfg.self_condition:  # a resumed run keeps the clusters it started with
             labels = self._cluster(images) if saved_clusters is None else _checked(saved_clusters, images, run_dir)
         self.labels = labels.to(device) if labels is not None else None
-        # a conditional run is scored with its classes at these shares (data.labels_at_shares)
-        self.class_counts = torch.bincount(labels, minlength=self.num_classes).cpu() if self.num_classes else None
+        # images per class or cluster: a conditional run is scored with its classes at these shares
+        # (data.labels_at_shares), a self-conditioned G draws its clusters at them
+        counts = torch.bincount(labels.cpu(), minlength=self.num_classes or cfg.self_condition) \
+            if labels is not None else None
+        self.class_counts = counts if self.num_classes else None
         G, D = models.build_for(cfg, self.dataset.shape, self.num_classes)
         if cfg.self_condition:
-            G.set_cluster_sizes(torch.bincount(labels, minlength=cfg.self_condition))
+            G.set_cluster_sizes(counts)
         self.G, self.D = G.to(device), D.to(device)
         if cfg.channels_last:  # a model without 4-d weights (the MLP) is left as it is
             self.G, self.D = (m.to(memory_format=torch.channels_last) for m in (self.G, self.D))
