@@ -5,6 +5,7 @@ preset) how fast it trains beside pytorch/examples' dcgan/main.py on the same mo
     python benchmarks/preset_speed.py --preset rgb --image-size 64         # emoji
     python benchmarks/preset_speed.py --preset dcgan --dataset emoji --image-size 64 --dcgan ../examples/dcgan/main.py
     python benchmarks/preset_speed.py --preset best --compare channels-last   # the loop both ways, in turns
+    python benchmarks/preset_speed.py --preset best --compare precision channels-last   # fp32 against bf16 + NHWC
 
 gankit's own loop (`gankit.train`) runs for --epochs epochs on --limit training images:
 - timed, no profiler, once per turn: images/s of the steps (the loop's meter) and the per-epoch work (standing
@@ -169,8 +170,9 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=3200, help="training images per run (default 3,200: 50 steps)")
     p.add_argument("--epochs", type=int, default=4, help="epochs of each run; the first and last are not counted")
     p.add_argument("--turns", type=int, default=1)
-    p.add_argument("--compare", choices=("channels-last", "compile"), default=None,
-                   help="time the loop with this option off and on, in turns")
+    p.add_argument("--compare", nargs="+", choices=("channels-last", "compile", "precision"), default=None,
+                   help="time the loop with these options all off, then all on (precision: fp32, then bf16 "
+                        "autocast), in turns")
     p.add_argument("--dcgan", type=Path, default=None, help="pytorch/examples' dcgan/main.py (--preset dcgan, 64 px)")
     p.add_argument("--peer-seconds", type=float, default=150.0)
     p.add_argument("--out", default=None, help="default: benchmarks/results/preset_speed_<preset>.json")
@@ -181,9 +183,11 @@ def main() -> None:
         raise SystemExit("the peer runs on the emoji with the dcgan preset's model at 64 x 64: add --preset dcgan "
                          "--dataset emoji --image-size 64")
     arms = {"default": {}}
-    if a.compare:  # the option off, then on
-        key = a.compare.replace("-", "_")
-        arms = {f"no {a.compare}": {key: False}, a.compare: {key: True}}
+    if a.compare:  # every option named off (precision: fp32), then every one on (bf16)
+        off = {k.replace("-", "_"): ("fp32" if k == "precision" else False) for k in a.compare}
+        on = {k.replace("-", "_"): ("bf16" if k == "precision" else True) for k in a.compare}
+        names = " + ".join(a.compare)
+        arms = {f"no {names}": off, names: on}
     base = options(a, {})
     n_full = len(data.load_images(base["dataset"], image_size=a.image_size, log=lambda s: None).images)
     machine = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -220,7 +224,7 @@ def main() -> None:
     if a.compare:
         off, on = (out["arms"][n]["step_images_per_s"] for n in arms)
         out["speedup"] = on / off
-        print(f"{a.compare}: {on / off:.2f}x the steps' images/s")
+        print(f"{' + '.join(a.compare)}: {on / off:.2f}x the steps' images/s")
     if peer:
         out["peer_images_per_s"] = statistics.median(peer)
         out["peer_turns"] = peer
