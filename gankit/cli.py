@@ -529,11 +529,13 @@ def _add_presets(sub) -> None:
 
 
 def _run_presets(args: argparse.Namespace) -> int:
-    from gankit.training.config import PRESETS
+    from gankit.training.config import PRESET_BY_IMAGE_SIZE, PRESETS
 
     for name, overrides in PRESETS.items():
         recipe = ", ".join(f"{k} {' '.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in overrides.items())
         print(f"{name:10s} {recipe or 'the tutorial GAN, exactly (the defaults)'}")
+        for size, values in PRESET_BY_IMAGE_SIZE.get(name, {}).items():
+            print(f"{'':10s}   at --image-size {size}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
     print("Measured figures for each: the README's Presets table (benchmarks/results_table.py).")
     return 0
 

@@ -201,3 +201,28 @@ def test_a_run_that_names_no_preset_trains_best_for_at_most_15_minutes(capsys):
     with pytest.raises(GankitError, match="refine must be a whole number"):
         gankit.train(g_refine=-1)
     assert config_from("seed").model == "mlp" and config_from("seed").minutes is None
+
+
+def test_rgb_keeps_its_channel_counts_at_every_image_size_unless_width_is_given(tmp_path):
+    """At 64 and 128 px the rgb preset narrows `width` so each resolution has the channels it has at 32 px; a
+    width from a flag or a config file wins, and no other preset changes with the image size."""
+    from gankit import models
+    from gankit.training.config import config_from
+
+    def channels(cfg):  # (out channels of every conv of G, of D), the 4 x 4 map first
+        G, D = models.build_for(cfg, (3, cfg.image_size, cfg.image_size), 0)
+        conv = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+        return ([m.out_channels for m in G.modules() if isinstance(m, conv)],
+                [m.out_channels for m in D.modules() if isinstance(m, conv)])
+
+    g32, d32 = channels(config_from("rgb"))
+    for size, width in ((64, 16), (128, 8)):
+        cfg = config_from("rgb", options={"image_size": size})
+        assert cfg.model_options["width"] == width
+        g, d = channels(cfg)
+        assert g[:len(g32) - 1] == g32[:-1] and d[-len(d32):] == d32  # the 32 px model's stages, one cheap stage more
+    assert config_from("rgb", options={"image_size": 64, "width": 32}).model_options["width"] == 32
+    toml = tmp_path / "c.toml"
+    toml.write_text("image_size = 64\nwidth = 24\n")
+    assert config_from("rgb", toml).model_options["width"] == 24
+    assert config_from("best", options={"image_size": 64}).model_options["width"] == 48
