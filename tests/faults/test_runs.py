@@ -232,8 +232,11 @@ def test_ctrl_c_while_the_first_step_compiles_stops_at_once(tmp_path, blob_npz, 
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)  # the compile takes minutes on a CPU; the stop must not wait for it
     assert proc.returncode == 130, err
-    code, out, err = cli("train", "--preset", "seed", "--run-dir", run, "--resume", "--epochs", "1", "--no-progress")
-    assert code == 0 and "starting it over" in out, err
+    from gankit import train  # resumed without the compile (a resume may change it): 30-40 s on a 2-core CPU
+
+    said = []
+    result = train(run_dir=run, resume=True, epochs=1, compile=False, progress=False, log=said.append)
+    assert result.epochs_done == 1 and any("starting it over" in s for s in said)
 
 
 def test_a_signal_while_sampling_stops_at_once_and_writes_nothing(tmp_path, blob_npz, cli):
