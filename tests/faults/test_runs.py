@@ -225,7 +225,7 @@ def test_a_signal_while_evaluating_stops_after_a_checkpoint_that_resumes(tmp_pat
     assert "validation interrupted" in out and checkpoint.load(run / "checkpoints" / "last.pt")["epoch"] == 1
 
 
-def test_ctrl_c_while_the_first_step_compiles_stops_at_once(tmp_path, blob_npz, cli):
+def test_ctrl_c_while_the_first_step_compiles_stops_at_once(tmp_path, blob_npz):
     run = tmp_path / "run"
     proc = gankit(*_train_args(blob_npz, run), "--compile")
     wait_for_line(proc, "training mlp GAN")  # printed just before the first step, which compiles
