@@ -3,7 +3,7 @@ unmodified from a checkout of pytorch/examples (not a gankit dependency), both s
 features and metrics.
 
     git clone https://github.com/pytorch/examples ../examples                   # once
-    python benchmarks/emoji_vs_dcgan.py --dcgan ../examples/dcgan/main.py       # 64 x 64 (about 80 minutes)
+    python benchmarks/emoji_vs_dcgan.py --dcgan ../examples/dcgan/main.py       # 64 x 64 (about an hour)
     python benchmarks/emoji_vs_dcgan.py --dcgan ../examples/dcgan/main.py --image-size 32 --arms gankit
 
 Arms, one after the other, never at once:
