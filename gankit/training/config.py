@@ -275,12 +275,13 @@ def config_from(preset: str = DEFAULT_PRESET, config_file: str | Path | None = N
                 options: dict[str, Any] | None = None, source: str = "options") -> TrainConfig:
     """A run's config as the CLI and `gankit.train` build it: the preset, then a TOML file, then options."""
     cfg = preset_config(preset)
-    given = dict(options or {})
+    options = options or {}
+    given = set(options)  # the option names a file or the caller set: the size rules leave these alone
     if config_file is not None:
         from_file = load_toml(config_file)
         cfg = replace(cfg, from_file, source=str(config_file))
-        given |= from_file
-    cfg = replace(cfg, options or {}, source=source)
+        given |= set(from_file)
+    cfg = replace(cfg, options, source=source)
     by_size = PRESET_BY_IMAGE_SIZE.get(preset, {}).get(cfg.image_size, {})
     by_size = {k: v for k, v in by_size.items() if k not in given}
     return replace(cfg, by_size, source=f"preset '{preset}' at {cfg.image_size} px") if by_size else cfg
