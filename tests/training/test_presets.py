@@ -204,24 +204,28 @@ def test_a_run_that_names_no_preset_trains_best_for_at_most_15_minutes(capsys):
 
 
 def test_rgb_keeps_its_channel_counts_at_every_image_size_unless_width_is_given(tmp_path):
-    """At 64 and 128 px the rgb preset narrows `width` so each resolution has the channels it has at 32 px; a
-    width from a flag or a config file wins, and no other preset changes with the image size."""
+    """At 64 and 128 px the rgb preset narrows `width` so each resolution has the channels it has at 32 px (and at
+    64 px adds one refining conv on G's 4 x 4 map); a value from a flag or a config file wins, and no other preset
+    changes with the image size."""
     from gankit import models
     from gankit.training.config import config_from
 
-    def channels(cfg):  # (out channels of every conv of G, of D), the 4 x 4 map first
+    def channels(cfg):  # (out channels of every stage's conv of G, of D), the 4 x 4 map first
         G, D = models.build_for(cfg, (3, cfg.image_size, cfg.image_size), 0)
         conv = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
-        return ([m.out_channels for m in G.modules() if isinstance(m, conv)],
+        refine = [m for m in G.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+        assert len(refine) == cfg.model_options.get("g_refine", 0)
+        return ([m.out_channels for m in G.modules() if isinstance(m, conv) and m not in refine],
                 [m.out_channels for m in D.modules() if isinstance(m, conv)])
 
     g32, d32 = channels(config_from("rgb"))
-    for size, width in ((64, 16), (128, 8)):
+    for size, width, refine in ((64, 16, 1), (128, 8, 0)):
         cfg = config_from("rgb", options={"image_size": size})
-        assert cfg.model_options["width"] == width
+        assert (cfg.model_options["width"], cfg.model_options.get("g_refine", 0)) == (width, refine)
         g, d = channels(cfg)
         assert g[:len(g32) - 1] == g32[:-1] and d[-len(d32):] == d32  # the 32 px model's stages, one cheap stage more
     assert config_from("rgb", options={"image_size": 64, "width": 32}).model_options["width"] == 32
+    assert config_from("rgb", options={"image_size": 64, "g_refine": 0}).model_options["g_refine"] == 0
     toml = tmp_path / "c.toml"
     toml.write_text("image_size = 64\nwidth = 24\n")
     assert config_from("rgb", toml).model_options["width"] == 24
