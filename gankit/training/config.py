@@ -175,7 +175,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # channel counts of its 32 x 32 model at every size (128 on the 4 x 4 map, halving each stage), so a larger
 # image costs one cheap stage more, not 4x the FLOPs of doubled channels: 4-minute probes on emoji at 64 x 64
 # (benchmarks/emoji_vs_dcgan.py -n 1000 --minutes 4): width 32, 9 epochs, FID 282; width 16, 23 epochs, FID 185.
-# At 64 x 64 one 3x3 conv on G's 4 x 4 map as well: FID 159.7 -> 145.7 in the same probe (emoji_recipe_probes_64.json)
+# At 64 x 64 one 3x3 conv on G's 4 x 4 map as well: FID 159.7 -> 145.7 in 4-minute probes of their own, run on a
+# faster machine than those above (emoji_recipe_probes_64.json)
 PRESET_BY_IMAGE_SIZE = {"rgb": {64: {"width": 16, "g_refine": 1}, 128: {"width": 8}}}
 
 # Options a resumed run may change: everything else must equal what the run started with.
