@@ -176,7 +176,8 @@ def _efficacy_line(scores: dict) -> str:
 
 def _privacy_line(scores: dict) -> str:
     p = scores["privacy"]
-    return (f"Privacy: {p['exact_copies']} synthetic rows copy a real row exactly (the held-out real rows: "
+    copies = "1 synthetic row copies" if p["exact_copies"] == 1 else f"{p['exact_copies']} synthetic rows copy"
+    return (f"Privacy: {copies} a real row exactly (the held-out real rows: "
             f"{p['holdout_exact_copies']}); {p['share_closer_than_holdout_p5']:.0%} of synthetic rows are closer "
             f"to a real row than the closest 5% of held-out real rows (fresh rows: about 5%)."
             + (" Warning: that is more than twice what fresh rows give: the generator may be copying training "
