@@ -177,7 +177,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 # (benchmarks/emoji_vs_dcgan.py -n 1000 --minutes 4): width 32, 9 epochs, FID 282; width 16, 23 epochs, FID 185.
 # At 64 x 64 one 3x3 conv on G's 4 x 4 map as well: FID 159.7 -> 145.7 in 4-minute probes of their own, run on a
 # faster machine than those above (emoji_recipe_probes_64.json)
-PRESET_BY_IMAGE_SIZE = {"rgb": {64: {"width": 16, "g_refine": 1}, 128: {"width": 8}}}
+# At 64 x 64 also batch 32 and the least-squares loss: 4-minute probes on one EPYC, 190.2 (hinge, batch 32) ->
+# 167.3 (least squares, batch 32); batch 32 beat 64 in three probes on two machines, batch 16 lost to it
+# (emoji_recipe_probes_64_lsq.json); 15 minutes beside pytorch/examples' DCGAN: FID 100.6 against its 292.8
+# (emoji_vs_dcgan_64_lsq.json)
+PRESET_BY_IMAGE_SIZE = {"rgb": {64: {"width": 16, "g_refine": 1, "batch_size": 32, "loss": "least-squares"},
+                                128: {"width": 8}}}
 
 # Options a resumed run may change: everything else must equal what the run started with.
 RESUMABLE_OVERRIDES = {"epochs", "minutes", "device", "compile", "progress", "log_every", "tensorboard", "data_dir",
