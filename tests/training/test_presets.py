@@ -228,7 +228,8 @@ def test_rgb_keeps_its_channel_counts_at_every_image_size_unless_width_is_given(
     assert config_from("rgb", options={"image_size": 64, "g_refine": 0}).model_options["g_refine"] == 0
     at64 = config_from("rgb", options={"image_size": 64})
     assert (at64.batch_size, at64.loss) == (32, "least-squares")  # 64 px's own batch and loss, not 32 px's
-    assert (config_from("rgb").batch_size, config_from("rgb").loss) == (64, "hinge")
+    at32 = config_from("rgb")
+    assert (at32.batch_size, at32.loss) == (64, "hinge")
     assert config_from("rgb", options={"image_size": 64, "loss": "hinge"}).loss == "hinge"
     toml = tmp_path / "c.toml"
     toml.write_text("image_size = 64\nwidth = 24\n")
