@@ -227,10 +227,12 @@ def test_rgb_keeps_its_channel_counts_at_every_image_size_unless_width_is_given(
     assert config_from("rgb", options={"image_size": 64, "width": 32}).model_options["width"] == 32
     assert config_from("rgb", options={"image_size": 64, "g_refine": 0}).model_options["g_refine"] == 0
     at64 = config_from("rgb", options={"image_size": 64})
-    assert (at64.batch_size, at64.loss) == (32, "least-squares")  # 64 px's own batch and loss, not 32 px's
+    # 64 px's own batch, loss and augmentation, not 32 px's
+    assert (at64.batch_size, at64.loss, at64.augment) == (32, "least-squares", "color,translation")
     at32 = config_from("rgb")
-    assert (at32.batch_size, at32.loss) == (64, "hinge")
+    assert (at32.batch_size, at32.loss, at32.augment) == (64, "hinge", "color,translation,cutout")
     assert config_from("rgb", options={"image_size": 64, "loss": "hinge"}).loss == "hinge"
+    assert config_from("rgb", options={"image_size": 64, "augment": "color"}).augment == "color"
     toml = tmp_path / "c.toml"
     toml.write_text("image_size = 64\nwidth = 24\n")
     assert config_from("rgb", toml).model_options["width"] == 24
