@@ -1,14 +1,20 @@
 """Inception features, speed and agreement: the pinned TorchScript module against gankit's eager rebuild of it
-(fp32; bf16 autocast too where the CPU has AMX or AVX512_BF16, or with --bf16), in turns in one run.
+(fp32; bf16 autocast too where the CPU has AMX or AVX512_BF16, or with --bf16; and that compiled with frozen
+weights, as gankit scores on a CPU with AMX), in turns in one run.
 
     python benchmarks/inception_speed.py                     # 3 rounds of 100 images per arm; FID/KID of 500 vs 500
     python benchmarks/inception_speed.py --fid-n 1000        # 1,000 vs 1,000 (the TorchScript arm alone: ~10 minutes)
+    python benchmarks/inception_speed.py --fid-n 1000 --generated samples.npz   # against generated images
 
 Speed: each round extracts the same --images emoji (64 x 64, resized to 299 x 299 as every input is) with each
 arm in turn, batch 50; images per second is the median over rounds, and each arm's speed-up is over the
-TorchScript module's in this run. Agreement: FID and KID (100 subsets of up to 1,000) of two fixed sets, --fid-n
-emoji against --fid-n others of them blurred and noised (a stand-in for a generated set: FID in the tens),
-from each arm's features, and their relative difference from the TorchScript module's. Needs `gankit data emoji`.
+TorchScript module's in this run; the compiled arm's compiling (its first call, before the rounds) is timed
+apart (inductor's cache cold on a first run, warm after), and `seconds_for_5000` adds it to 5,000 images at
+each arm's rate. Agreement: FID and KID (100 subsets of up to 1,000) of two fixed sets, --fid-n emoji against
+--fid-n others of them blurred and noised (a stand-in for a generated set: FID in the hundreds),
+from each arm's features, and their relative difference from the TorchScript module's; with --generated, the
+first --fid-n images of a `gankit sample RUN -n N --out samples.npz` file stand in their place. Needs
+`gankit data emoji`.
 """
 
 from __future__ import annotations
@@ -45,11 +51,23 @@ def degraded(images: torch.Tensor, seed: int) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
+def generated(path: Path, n: int) -> torch.Tensor:
+    """The first n images of a `gankit sample` .npz: uint8 (N, C, H, W)."""
+    with np.load(path) as f:
+        images = torch.from_numpy(f["images"][:n])
+    if len(images) < n or images.dtype != torch.uint8:
+        raise SystemExit(f"{path}: needs at least {n} uint8 images, has {len(images)} {images.dtype}; "
+                         f"draw them with `gankit sample RUN -n {n} --out {path.name}`")
+    return images
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--images", type=int, default=100, help="per arm and round")
     p.add_argument("--fid-n", type=int, default=500)
+    p.add_argument("--generated", type=Path, default=None,
+                   help="a .npz of generated images (`gankit sample RUN --out F.npz`) scored against --fid-n emoji")
     p.add_argument("--bf16", action="store_true", help="add the bf16 arm on a CPU without AMX or AVX512_BF16 too")
     p.add_argument("--out", default=None, help="default: benchmarks/results/inception_speed_<cpu kind>.json")
     a = p.parse_args()
@@ -59,9 +77,17 @@ def main() -> None:
             "eager": load_inception("cpu", lambda line: None)}
     if fast_bf16 or a.bf16:
         arms["eager_bf16"] = load_inception("cpu", lambda line: None, precision="bf16")
+        arms["compiled_bf16"] = load_inception("cpu", print, precision="bf16", compile=True)
+        arms["compiled_bf16"].compile_min_images = 0  # compiled at every size here, the rounds' 100 images too
     emoji = data.load_images("emoji").images
     perm = torch.randperm(len(emoji), generator=torch.Generator().manual_seed(0))
     timed = emoji[perm[:a.images]]
+    compile_seconds = {arm: 0.0 for arm in arms}
+    for arm in [arm for arm in arms if arm.startswith("compiled")]:
+        start = time.perf_counter()
+        arms[arm].extract(timed[:BATCH], batch_size=BATCH)
+        compile_seconds[arm] = time.perf_counter() - start
+        print(f"{arm}: compiled in {compile_seconds[arm]:.1f} s", flush=True)
     seconds = {arm: [] for arm in arms}
     for r in range(a.rounds):
         for arm, net in arms.items():
@@ -71,7 +97,9 @@ def main() -> None:
         print(f"round {r + 1}: " + ", ".join(f"{arm} {a.images / s[-1]:.1f} img/s" for arm, s in seconds.items()),
               flush=True)
     speed = {arm: a.images / statistics.median(s) for arm, s in seconds.items()}
-    real, other = emoji[perm[:a.fid_n]], degraded(emoji[perm[a.fid_n:2 * a.fid_n]], seed=1)
+    real = emoji[perm[:a.fid_n]]
+    other = degraded(emoji[perm[a.fid_n:2 * a.fid_n]], seed=1) if a.generated is None \
+        else generated(a.generated, a.fid_n)
     scores = {}
     for arm, net in arms.items():
         fx, fy = net.extract(real, batch_size=BATCH)[0], net.extract(other, batch_size=BATCH)[0]
@@ -83,7 +111,11 @@ def main() -> None:
            "command": "python benchmarks/inception_speed.py " + " ".join(sys.argv[1:]), "batch": BATCH,
            "images_per_round": a.images, "images_per_s": speed,
            "speedup_over_torchscript": {arm: s / speed["torchscript"] for arm, s in speed.items()},
-           "fid_n": a.fid_n, "scores": scores,
+           "compile_seconds": compile_seconds,
+           "seconds_for_5000": {arm: compile_seconds[arm] + 5000 / s for arm, s in speed.items()},
+           "fid_n": a.fid_n,
+           "second_set": "degraded emoji" if a.generated is None else f"generated ({a.generated.name})",
+           "scores": scores,
            "relative_difference_from_torchscript": {
                arm: {k: abs(v - ref[k]) / abs(ref[k]) for k, v in s.items()} for arm, s in scores.items()},
            "seconds": seconds}

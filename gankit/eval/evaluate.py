@@ -29,7 +29,9 @@ from gankit.metrics import KEYS, Features, Options, compute, resolve, skipped
 from gankit.metrics.reference import FEATURES_VERSION, cache_dir, dataset_key, reference_features, train_reference
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr", "dc", "classes", "memorisation", "label_accuracy", "class_fid")
-FEATURES = ("auto", "domain", "inception")  # auto: the data set's domain network where it has one, else Inception
+# auto: the data set's domain network where it has one, else Inception; inception-fp32: Inception in fp32 even
+# where gankit runs it in bf16 (a CPU with AMX)
+FEATURES = ("auto", "domain", "inception", "inception-fp32")
 SPLITS = ("auto", "test", "train")  # auto: test where the data set has one, else train
 
 
