@@ -147,7 +147,8 @@ def main() -> None:
             results[arm] = {**info, **scores(extractor, images, real_all, half_a, seed=0)}
             print(arm, json.dumps(results[arm]), flush=True)
     out = {"cpu": cpu_name(), "torch": torch.__version__, "minutes": a.minutes, "image_size": a.image_size, "n": a.n,
-           "features": extractor.name, "command": "python benchmarks/emoji_vs_dcgan.py " + " ".join(sys.argv[1:]), "results": results}
+           "features": extractor.name, "command": "python benchmarks/emoji_vs_dcgan.py " + " ".join(sys.argv[1:]),
+           "results": results}
     if {"gankit", "dcgan"} <= set(results):
         out["fid_ratio_gankit_over_dcgan"] = results["gankit"]["all"]["fid"] / results["dcgan"]["all"]["fid"]
     write_text(ROOT / (a.out or f"benchmarks/results/emoji_vs_dcgan_{a.image_size}.json"), json.dumps(out, indent=1) + "\n")
