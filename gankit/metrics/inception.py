@@ -200,20 +200,23 @@ def load_inception(device: str | torch.device = "cpu", log: Log = print, runner:
     return InceptionExtractor(module, dev, runner, precision, compile, log)
 
 
+FP32_EAGER = {"precision": "fp32", "compile": False}
+
+
 def fast_settings(device: torch.device, flags: set[str] | None) -> dict[str, object]:
     """How gankit runs Inception on `device`: bf16 autocast and torch.compile on a CPU with AMX, whose bf16
     FID and KID were measured within 1% of fp32's (benchmarks/inception_speed.py); fp32 eager elsewhere. Not
     bf16 on CPUs with only AVX512_BF16: there KID moved 1.6% from fp32's (inception_speed_avx512_bf16.json)."""
     if device.type == "cpu" and flags is not None and "amx_bf16" in flags:
         return {"precision": "bf16", "compile": True}
-    return {"precision": "fp32", "compile": False}
+    return FP32_EAGER
 
 
 def load_fast_inception(device: str | torch.device = "cpu", log: Log = print,
                         exact: bool = False) -> InceptionExtractor:
     """The Inception network as gankit scores with it (fast_settings); `exact`: fp32 eager everywhere."""
     dev = resolve_device(str(device))
-    settings = {"precision": "fp32", "compile": False} if exact else fast_settings(dev, cpu_flags())
+    settings = FP32_EAGER if exact else fast_settings(dev, cpu_flags())
     return load_inception(dev, log, **settings)
 
 
