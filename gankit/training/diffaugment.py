@@ -13,7 +13,6 @@ square that cutout removes are filled with 0, as in the reference: mid-gray in t
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from gankit.infra.errors import GankitError
 
@@ -75,12 +74,17 @@ def _translation(x: Tensor, generator: torch.Generator | None) -> Tensor:
     n, _, h, w = x.shape
     sh, sw = int(h * TRANSLATION_RATIO + 0.5), int(w * TRANSLATION_RATIO + 0.5)
     dy, dx = _randint(-sh, sh + 1, n, x, generator), _randint(-sw, sw + 1, n, x, generator)
-    # Gather from a 1-pixel zero border: any source index off the image is clamped onto that border.
-    rows = (torch.arange(h, device=x.device).view(1, h, 1) + dy + 1).clamp(0, h + 1)
-    cols = (torch.arange(w, device=x.device).view(1, 1, w) + dx + 1).clamp(0, w + 1)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    padded = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1)  # NHWC: one advanced index picks whole pixels
-    return padded[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+    # out[i, j] = x[i + dy, j + dx], 0 where that is off the image: two products with 0/1 shift matrices, exact
+    # (each sum has one term) in x's dtype. On a CPU forward and backward take half the time of a gather, whose
+    # backward is a serial scatter (rgb at 64 x 64: 1.4 against 3.1 ms a batch of 32)
+    with torch.autocast(x.device.type, enabled=False):
+        return _shift(h, dy, x) @ x @ _shift(w, dx, x).transpose(-1, -2)
+
+
+def _shift(size: int, d: Tensor, x: Tensor) -> Tensor:
+    """(n, 1, size, size) matrices S with S[i, k] = 1 where k = i + d: S @ image moves row i + d to row i."""
+    i = torch.arange(size, device=x.device)
+    return (i.view(1, 1, size) == i.view(1, size, 1) + d).to(x.dtype).unsqueeze(1)
 
 
 def _cutout(x: Tensor, generator: torch.Generator | None) -> Tensor:

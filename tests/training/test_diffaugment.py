@@ -48,6 +48,31 @@ def test_translation_moves_a_bright_pixel_by_at_most_an_eighth_and_fills_with_ze
     assert {abs(dx) for _, dx in shifts} == set(range(bound + 1))
 
 
+def test_translation_is_exact_under_bf16_autocast_and_its_gradient_moves_back():
+    # fp32 pixels that bf16 cannot hold: an autocast product would round them
+    x = (torch.rand(16, 3, 24, 24, generator=torch.Generator().manual_seed(0)) * 2 - 1).requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = diff_augment(x, "translation", torch.Generator().manual_seed(1))
+    assert out.dtype == torch.float32
+    weights = torch.rand(x.shape, generator=torch.Generator().manual_seed(2))
+    (out * weights).sum().backward()
+    for img, moved, weight, grad in zip(x.detach(), out.detach(), weights, x.grad):
+        shifts = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+                  if torch.equal(moved, _moved(img, dy, dx))]
+        assert len(shifts) == 1  # every output is the input moved by one whole-pixel shift, bit for bit
+        (dy, dx), = shifts
+        assert torch.equal(grad, _moved(weight, -dy, -dx))  # and each input pixel gets its output's weight
+
+
+def _moved(img: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """img with out[i, j] = img[i + dy, j + dx], 0 off the image."""
+    h, w = img.shape[-2:]
+    out = torch.zeros_like(img)
+    out[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)] = \
+        img[..., max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
+    return out
+
+
 def test_cutout_zeroes_one_square_of_half_the_side_clipped_at_the_edges():
     n, h = 300, 28
     x = -torch.ones(n, 1, h, h)  # black in [-1, 1]: the hole shows as 0 (mid-gray), not as more black
