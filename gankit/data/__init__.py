@@ -81,13 +81,13 @@ def load_images(spec: str, data_dir: str | os.PathLike | None = None, *, split: 
     return npz.load(parsed.path, parsed.name, limit, image_size, channels, log, fit)
 
 
-def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *, holdout: int = 0,
+def load_training_images(spec: str, data_dir: str | os.PathLike | None = None, *, holdout: int | None = 0,
                          limit: int | None = None, image_size: int | None = None, channels: int | None = None,
                          max_image_pixels: int | None = None, fit: str = "crop", cache: str = "auto",
                          log: Log = print) -> ImageData:
     """The training split of `spec` as a run trains on it: without its validation slice of `holdout` images
-    (gankit.data.split; 0: none), then the first `limit`."""
-    loaded = load_images(spec, data_dir, limit=None if holdout else limit, image_size=image_size,
+    (gankit.data.split; None: its default size; 0: none), then the first `limit`."""
+    loaded = load_images(spec, data_dir, limit=None if holdout != 0 else limit, image_size=image_size,
                          channels=channels, max_image_pixels=max_image_pixels, fit=fit, cache=cache, log=log)
     return training_data(loaded, holdout, limit, log)
 
@@ -98,7 +98,7 @@ def from_arrays(images, labels=None, log: Log = print) -> ImageData:
     return npz.from_arrays(images, labels, "data", "data", log=log)
 
 
-def training_images_from(loaded: ImageData, *, holdout: int = 0, limit: int | None = None,
+def training_images_from(loaded: ImageData, *, holdout: int | None = 0, limit: int | None = None,
                          image_size: int | None = None, channels: int | None = None, fit: str = "crop") -> ImageData:
     """Images already in memory (`from_arrays`) as a run trains on them: converted, less the validation slice."""
     _check_options("train", limit, image_size, channels)

@@ -49,18 +49,19 @@ def dataset_key(dataset: str, options: dict | None = None) -> str:
 
 
 def reference_features(extractor, dataset: str, split: str, n: int, seed: int, data_dir: str | None,
-                       log: Log, holdout: int | None = None, load_options: dict | None = None) -> Features:
+                       log: Log, holdout: int | None = 0, load_options: dict | None = None) -> Features:
     """Features of up to n images of `split` (a seeded subset when the split is larger), cached on disk.
-    `holdout=H` takes the validation slice of the training split instead (see gankit.data.split).
+    `holdout=H` takes the validation slice of the training split instead (None: its default size; see
+    gankit.data.split).
     `load_options`: image_size, channels and fit, for data loaded as a run trains on them."""
-    tag = f"holdout{holdout}" if holdout else split
+    tag = split if holdout == 0 else f"holdout{'auto' if holdout is None else holdout}"
     key = (f"{dataset_key(dataset, load_options)}-{tag}-{extractor.name}-{extractor.sha256[:16]}-n{n}-seed{seed}"
            f"-v{FEATURES_VERSION}")
 
     def make() -> dict[str, torch.Tensor]:
-        images = data.load_images(dataset, data_dir, split="train" if holdout else split, log=log,
+        images = data.load_images(dataset, data_dir, split="train" if holdout != 0 else split, log=log,
                                   **_load_kwargs(load_options)).images
-        if holdout:
+        if holdout != 0:
             images = images[validation_split(len(images), holdout)[1]]
         feats, probs = extractor.extract(images[_subset(len(images), n, seed)])
         return _pack(feats, probs)

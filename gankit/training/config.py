@@ -108,8 +108,9 @@ class TrainConfig:
                              "slice; keep checkpoints/best.pt by FID (0: off)", "evaluation during training",
                              metavar="K")
     eval_n: int = option(2000, "generated and validation images per evaluation", "evaluation during training")
-    eval_holdout: int = option(5000, "training images (a fixed random slice) kept out of training as the "
-                               "validation set when --eval-every is on", "evaluation during training")
+    eval_holdout: int | None = option(None, "training images (a fixed random slice) kept out of training as the "
+                                      "validation set when --eval-every is on (default: 5,000, or a tenth of a set "
+                                      "smaller than 50,000)", "evaluation during training")
     on_divergence: str = option("warn", "on NaN/inf: warn, or roll back to the last checkpoint's weights with half "
                                 "the learning rates", "evaluation during training",
                                 choices=_registry("gankit.training.health", "ON_DIVERGENCE"))

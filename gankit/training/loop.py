@@ -231,8 +231,7 @@ class _Trainer:
         self.evaluator = None
         if cfg.eval_every:
             self.evaluator = periodic_eval.PeriodicEvaluator(cfg, device, log) if world.is_main else None
-            log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against a validation slice of "
-                f"{cfg.eval_holdout} training images, which are left out of training")
+            log(f"evaluating every {cfg.eval_every} epochs on {cfg.eval_n} samples against the validation slice")
         self.images = images.to(device)  # uint8 on the device: batches are drawn by index, no per-image transform
         flags, machine = cpu_flags(), platform.machine()
         self.precision = resolve_precision(cfg.precision, device, flags, machine)

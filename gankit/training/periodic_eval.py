@@ -1,8 +1,8 @@
 """Evaluation during training (`--eval-every K`): every K epochs, score a fixed batch of samples against a
 validation slice and keep the best checkpoint by FID.
 
-The validation slice is a fixed random `eval_holdout` images of the training split, which the run then does
-not train on; the test split stays untouched for the final `gankit evaluate`, so choosing the best epoch
+The validation slice is a fixed random `eval_holdout` images of the training split (by default 5,000, or a
+tenth of a smaller set: gankit.data.split), which the run then does not train on; the test split stays untouched for the final `gankit evaluate`, so choosing the best epoch
 never sees the data the final scores are reported against.
 """
 

@@ -141,12 +141,14 @@ def test_eval_every_scores_validation_slice_and_keeps_best_checkpoint(tmp_path, 
 
 def test_eval_every_on_data_without_a_domain_network_uses_inception(inception_weights, blob_npz, tmp_path, capsys):
     run = tmp_path / "r"
-    # few images: Inception takes about 0.1 s each on 2 CPU cores
+    # few images: Inception takes about 0.1 s each on 2 CPU cores. No --eval-holdout: a small set keeps a tenth
     assert main(["train", "--preset", "seed", "--dataset", blob_npz, "--epochs", "1", "--eval-every", "1", "--eval-n",
-                 "16", "--eval-holdout", "16", "--run-dir", str(run), "--no-progress"]) == 0
+                 "16", "--run-dir", str(run), "--no-progress"]) == 0
     rows = read_csv(run / "metrics.csv")
     assert len(rows) == 1 and rows[0]["fid"] > 0 and (run / "checkpoints" / "best.pt").is_file()
-    assert "inception-2015-12-05" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "inception-2015-12-05" in out and "validation slice: 25 of the 256 training images" in out
+    assert json.loads((run / "config.json").read_text())["eval_holdout"] is None  # resolved the same on resume
     # and the run evaluates with no flags: Inception features, half of the images against the other half
     assert main(["evaluate", str(run), "-n", "20", "--metrics", "fid,kid", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -169,6 +171,19 @@ def test_validation_slice_is_disjoint_from_training_and_fixed():
     assert torch.equal(part.images.flatten(), images.flatten()[train_idx[:50]])
     assert torch.equal(part.labels, labels[train_idx[:50]])  # labels are cut with their images, in one place
     assert torch.equal(training_data(ImageData(images, labels, 7000, "test"), 0, limit=50).labels, labels[:50])
+
+
+def test_the_default_validation_slice_is_5000_images_or_a_tenth_of_a_smaller_set():
+    from gankit.data.split import holdout_size, validation_split
+    from gankit.infra.errors import GankitError
+
+    assert holdout_size(60_000, None) == 5000 and holdout_size(3786, None) == 378 and holdout_size(10, None) == 1
+    assert holdout_size(3786, 1000) == 1000  # a given size is taken as given
+    assert len(validation_split(3786, None)[1]) == 378
+    with pytest.raises(GankitError, match="too few"):
+        holdout_size(9, None)
+    with pytest.raises(GankitError, match="--eval-holdout 378"):  # the error names a size that works
+        holdout_size(3786, 5000)
 
 
 @pytest.mark.mnist
