@@ -50,7 +50,7 @@ CTGAN_CHILD = Path(__file__).with_name("ctgan_child.py")  # run in CTGAN's own v
 
 
 def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool,
-                 ema: float = 0.0) -> tuple[pd.DataFrame, dict]:
+                 ema: float = 0.0, lr_decay: float = 0.0) -> tuple[pd.DataFrame, dict]:
     marks = {}
 
     def log(message: str) -> None:
@@ -60,11 +60,12 @@ def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool
             print("  gankit:", message, flush=True)
 
     start = time.monotonic()
-    gan = TabularGAN(epochs=10_000, minutes=minutes, seed=seed, keep_best=keep_best, ema=ema).fit(train, target=TARGET,
-                                                                                               log=log)
+    gan = TabularGAN(epochs=10_000, minutes=minutes, seed=seed, keep_best=keep_best, ema=ema,
+                     lr_decay=lr_decay).fit(train, target=TARGET, log=log)
     end = time.monotonic()
     info = {"epochs": len(gan.history), "train_s": end - marks["train_start"], "fit_s": end - start,
-            "columns_s": marks["train_start"] - start, "keep_best": keep_best, "ema": ema, "best": gan.best,
+            "columns_s": marks["train_start"] - start, "keep_best": keep_best, "ema": ema, "lr_decay": lr_decay,
+            "best": gan.best,
             "validation": gan.validation}
     return gan.sample(len(train), seed=seed), info
 
@@ -161,6 +162,8 @@ def main() -> None:
                    "--keep-best)")
     p.add_argument("--ema", type=float, default=0.0, help="gankit samples from an average of G's weights "
                    "(gankit train --ema)")
+    p.add_argument("--lr-decay", type=float, default=0.0, help="gankit's learning rates fall linearly to 0 over this "
+                   "last fraction of its budget (gankit train --lr-decay)")
     a = p.parse_args()
     python = ensure_ctgan(a.venv) if "ctgan" in a.arms else None
     out_path = ROOT / a.out
@@ -174,7 +177,7 @@ def main() -> None:
                 continue
             print(f"== {arm}, seed {seed}", flush=True)
             if arm == "gankit":
-                synthetic, info = train_gankit(train, a.minutes, seed, a.keep_best, a.ema)
+                synthetic, info = train_gankit(train, a.minutes, seed, a.keep_best, a.ema, a.lr_decay)
             else:
                 synthetic, info = train_ctgan(python, train, a.minutes, seed)
             print(f"  {info['epochs']} epochs, {info['train_s'] / info['epochs']:.2f} s per epoch", flush=True)

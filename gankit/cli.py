@@ -162,7 +162,8 @@ def _report_and_next_steps(run_dir, out: str = "grid.png") -> None:
     print(f"next: gankit sample {run_dir} -n 64 --out {out}; gankit evaluate {run_dir}; gankit info {run_dir}")
 
 
-TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories", "keep_best", "ema"}
+TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories", "keep_best", "ema",
+               "lr_decay"}
 
 
 def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:

@@ -52,6 +52,7 @@ class TabularConfig:
     keep_best: bool = False  # hold out validation rows; keep the best epoch that passes the near-copy guard
     validate_every: int = 10  # epochs between those checks (and the last epoch)
     ema: float = 0.0  # sample from an exponential moving average of G's weights with this decay per step (0: off)
+    lr_decay: float = 0.0  # both learning rates fall linearly to 0 over this last fraction of the run (0: off)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "pac", "z_dim", "max_categories", "validate_every"):
@@ -63,6 +64,9 @@ class TabularConfig:
         if self.batch_size % self.pac:
             raise GankitError(f"batch_size {self.batch_size} is not a multiple of pac {self.pac}: D sees rows in "
                               f"groups of pac; use e.g. batch_size {self.pac * max(1, self.batch_size // self.pac)}")
+        if not 0.0 <= self.lr_decay <= 1.0:
+            raise GankitError(f"lr_decay is the fraction of the run over which the learning rates fall to 0, in "
+                              f"[0, 1] (0: off), got {self.lr_decay}")
         if not 0.0 <= self.ema < 1.0:
             raise GankitError(f"ema must be in [0, 1), got {self.ema}: 0.999 is the usual value, 0 turns it off")
         if self.minutes is not None and not self.minutes > 0:
@@ -139,6 +143,9 @@ class TabularGAN:
         steps = max(1, len(df) // cfg.batch_size)
         train_start = time.monotonic()
         while epoch < cfg.epochs:
+            for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * self._lr_scale(epoch, time.monotonic() - train_start)
             sums = np.zeros(3)
             for _ in range(steps):
                 sums += self._step(data, D, opt_g, opt_d, rng)
@@ -163,6 +170,18 @@ class TabularGAN:
         if validator is not None:
             self._keep_best(log)
         return self
+
+    def _lr_scale(self, epoch: int, elapsed_s: float) -> float:
+        """The learning rates' share of their set values for this epoch: 1, then with lr_decay falling linearly
+        to 0 over the last fraction of the run, measured in epochs or in the --minutes budget, whichever is
+        further along (a budgeted run rarely reaches its epochs)."""
+        cfg = self.config
+        if not cfg.lr_decay:
+            return 1.0
+        progress = epoch / cfg.epochs
+        if cfg.minutes is not None:
+            progress = max(progress, elapsed_s / (cfg.minutes * 60))
+        return min(1.0, max(0.0, 1.0 - progress) / cfg.lr_decay)
 
     def _validate(self, validator, epoch: int, log: Log) -> None:
         # sample() draws from its own generators, so the training's random streams (and resuming) are untouched

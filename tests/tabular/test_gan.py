@@ -302,6 +302,21 @@ def test_ema_samples_from_the_average_of_g_and_resumes_exactly():
         TabularGAN(ema=1.0)
 
 
+def test_lr_decay_lowers_both_learning_rates_linearly_to_zero_over_the_last_part_of_the_run():
+    lrs = []
+    small_gan(epochs=4, lr_decay=0.5).fit(mixed_table(200), log=lambda m: None, on_epoch=lambda gan, st: lrs.append(
+        (st["opt_g"]["param_groups"][0]["lr"], st["opt_d"]["param_groups"][0]["lr"])))
+    cfg = small_gan().config
+    # epochs 1-4 start at progress 0, 1/4, 1/2 and 3/4: full rates over the first half, half of them at 3/4
+    scales = [1.0, 1.0, 1.0, 0.5]
+    assert lrs == [pytest.approx((cfg.lr_g * k, cfg.lr_d * k)) for k in scales]
+    gan = small_gan(epochs=1000, minutes=10, lr_decay=0.5)
+    assert gan._lr_scale(0, 240) == 1.0 and gan._lr_scale(0, 450) == pytest.approx(0.5)  # 10 minutes' 40%, 75%
+    assert gan._lr_scale(999, 0) == pytest.approx(0.002)  # epochs or minutes: whichever is further along
+    with pytest.raises(GankitError, match="lr_decay is the fraction"):
+        TabularGAN(lr_decay=1.5)
+
+
 def test_an_all_numeric_table_trains_without_conditions():
     df = mixed_table(300)[["x", "count"]]
     out = small_gan(epochs=1).fit(df, log=lambda m: None).sample(100, seed=0)
