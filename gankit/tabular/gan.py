@@ -143,9 +143,10 @@ class TabularGAN:
         steps = max(1, len(df) // cfg.batch_size)
         train_start = time.monotonic()
         while epoch < cfg.epochs:
+            scale = self._lr_scale(epoch, time.monotonic() - train_start)
             for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
                 for group in opt.param_groups:
-                    group["lr"] = lr * self._lr_scale(epoch, time.monotonic() - train_start)
+                    group["lr"] = lr * scale
             sums = np.zeros(3)
             for _ in range(steps):
                 sums += self._step(data, D, opt_g, opt_d, rng)
