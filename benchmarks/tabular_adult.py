@@ -65,8 +65,7 @@ def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool
     end = time.monotonic()
     info = {"epochs": len(gan.history), "train_s": end - marks["train_start"], "fit_s": end - start,
             "columns_s": marks["train_start"] - start, "keep_best": keep_best, "ema": ema, "lr_decay": lr_decay,
-            "best": gan.best,
-            "validation": gan.validation}
+            "best": gan.best, "validation": gan.validation}
     return gan.sample(len(train), seed=seed), info
 
 

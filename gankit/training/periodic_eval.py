@@ -2,8 +2,9 @@
 validation slice and keep the best checkpoint by FID.
 
 The validation slice is a fixed random `eval_holdout` images of the training split (by default 5,000, or a
-tenth of a smaller set: gankit.data.split), which the run then does not train on; the test split stays untouched for the final `gankit evaluate`, so choosing the best epoch
-never sees the data the final scores are reported against.
+tenth of a smaller set: gankit.data.split), which the run then does not train on; the test split stays
+untouched for the final `gankit evaluate`, so choosing the best epoch never sees the data the final scores are
+reported against.
 """
 
 from __future__ import annotations
