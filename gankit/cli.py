@@ -98,9 +98,12 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
                         help="per categorical column, the K-1 most frequent values are kept and the rarer ones share "
                         "one category, drawn by their frequencies when sampling (default: 100)")
     tables.add_argument("--keep-best", action="store_true", default=argparse.SUPPRESS,
-                        help="hold out 10%% of the rows (at most 5,000) and keep the epoch whose synthetic rows train "
-                        "the best classifiers of --target on them, among epochs whose near-copy share passes the "
-                        "privacy guard; sample and evaluate use it")
+                        help="hold out 10%% of the rows (at most 5,000) and keep the epochs whose synthetic rows train "
+                        "the best classifiers of --target on them (3 of them, see --mix-best), among epochs whose "
+                        "near-copy share passes the privacy guard; sample and evaluate draw from them")
+    tables.add_argument("--mix-best", type=_positive_int, default=argparse.SUPPRESS, metavar="K",
+                        help="with --keep-best: keep the K best passing epochs and sample from each in equal parts, "
+                        "steadier than any one of them (default: 3; 1 keeps the best epoch alone)")
     series = p.add_argument_group("sequences (--dataset sines, ucr:NAME or series:FILE.csv|.npz)")
     series.add_argument("--recipe", choices=["conv", "timegan"], default=argparse.SUPPRESS,
                         help="conv: gankit's temporal-conv GAN (hinge, spectral norm, EMA; conditional on labels); "
@@ -134,7 +137,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if series_spec.is_series(flags.get("dataset")) or (args.resume and series_spec.is_series_run(args.run_dir)):
         return _run_train_series(args, flags)
-    for name in ("target", "column_kind", "max_categories", "keep_best"):
+    for name in ("target", "column_kind", "max_categories", "keep_best", "mix_best"):
         if name in flags:
             raise GankitError(f"--{name.replace('_', '-')} applies to tables only: use it with --dataset adult or csv:PATH")
     for name in SERIES_ONLY:
@@ -162,8 +165,8 @@ def _report_and_next_steps(run_dir, out: str = "grid.png") -> None:
     print(f"next: gankit sample {run_dir} -n 64 --out {out}; gankit evaluate {run_dir}; gankit info {run_dir}")
 
 
-TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories", "keep_best", "ema",
-               "lr_decay"}
+TABLE_FLAGS = {"epochs", "minutes", "batch_size", "seed", "lr_g", "lr_d", "z_dim", "max_categories", "keep_best",
+               "mix_best", "ema", "lr_decay"}
 
 
 def _run_train_table(args: argparse.Namespace, flags: dict[str, Any]) -> int:

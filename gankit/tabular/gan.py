@@ -51,11 +51,12 @@ class TabularConfig:
     max_categories: int = MAX_CATEGORIES  # per categorical column; rarer values share one category
     keep_best: bool = False  # hold out validation rows; keep the best epoch that passes the near-copy guard
     validate_every: int = 10  # epochs between those checks (and the last epoch)
+    mix_best: int = 3  # with keep_best: sample in equal parts from this many of the best passing epochs (1: the best)
     ema: float = 0.0  # sample from an exponential moving average of G's weights with this decay per step (0: off)
     lr_decay: float = 0.0  # both learning rates fall linearly to 0 over this last fraction of the run (0: off)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "pac", "z_dim", "max_categories", "validate_every"):
+        for name in ("epochs", "batch_size", "pac", "z_dim", "max_categories", "validate_every", "mix_best"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise GankitError(f"tabular option {name} must be a positive whole number, got {value!r}")
@@ -90,8 +91,10 @@ class TabularGAN:
         self.G: TableGenerator | None = None
         self.history: list[dict[str, float]] = []
         self.validation: list[dict[str, float]] = []  # with keep_best: each check's epoch, F1 and near-copy share
-        self.best: dict | None = None  # with keep_best: the check whose generator was kept
-        self._best_generator: dict[str, torch.Tensor] | None = None
+        self.best: dict | None = None  # with keep_best: the best check that passed the guard
+        self.kept: list[dict] = []  # with keep_best: the mix_best best passing checks, best first
+        self._kept_generators: list[dict[str, torch.Tensor]] = []  # their generators' weights, in that order
+        self.mixed_with: list[TableGenerator] = []  # after fit with keep_best: the kept generators besides G
         self._average: AveragedModel | None = None  # with ema: G's averaged weights, which sampling uses
 
     # --- fitting ---
@@ -104,6 +107,7 @@ class TabularGAN:
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         start = time.monotonic()
+        self.best, self.kept, self._kept_generators, self.mixed_with = None, [], [], []
         validator = None
         if cfg.keep_best:
             from gankit.tabular import validation  # scikit-learn's classifiers: only when asked for
@@ -113,7 +117,8 @@ class TabularGAN:
                                   "(gankit train --target COLUMN)")
             df, held = validation.split(df, cfg.seed)
             validator = validation.Validator(df, held, target, cfg.seed)
-            log(f"keeping the best epoch: {len(held)} rows held out to judge every {cfg.validate_every} epochs "
+            kept = "epoch" if cfg.mix_best == 1 else f"{cfg.mix_best} epochs, sampled in equal parts"
+            log(f"keeping the best {kept}: {len(held)} rows held out to judge every {cfg.validate_every} epochs "
                 f"(F1 of {target} from synthetic rows, among epochs that pass the near-copy guard)")
         self.transformer = TableTransformer(cfg.kinds, cfg.seed, cfg.max_categories).fit(df)
         for note in self.transformer.notes:
@@ -124,8 +129,7 @@ class TabularGAN:
             f"{matrix.shape[1]} numbers per row, {len(self.sampler.columns)} columns to condition on "
             f"({len(self.sampler.discrete())} discrete)")
         cond_dim = self.sampler.dim
-        spans = [s for c in self.transformer.coders for s in c.spans]
-        self.G = TableGenerator(cfg.z_dim, cond_dim, spans, cfg.hidden)
+        self.G = self._new_generator()
         # batch norm's running statistics are averaged with the weights (use_buffers), so they match them
         self._average = AveragedModel(self.G, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) \
             if cfg.ema else None
@@ -189,21 +193,34 @@ class TabularGAN:
         check = {"epoch": epoch, **validator.score(self.sample(validator.rows, seed=self.config.seed))}
         self.G.train()
         self.validation.append(check)
-        if check["passes"] and (self.best is None or check["f1"] > self.best["f1"]):
-            self.best = check
-            self._best_generator = {k: v.detach().clone() for k, v in self._sampling_net().state_dict().items()}
+        kept = check["passes"] and self._keep(check)
         log(f"epoch {epoch}: F1 {check['f1']:.3f} on the held-out rows, near-copy share "
             f"{check['near_copy_share']:.1%}" + ("" if check["passes"] else " (above the guard: not kept)")
-            + (" (best so far)" if self.best is check else ""))
+            + (" (best so far)" if self.best is check else f" (among the best {len(self.kept)})" if kept else ""))
+
+    def _keep(self, check: dict) -> bool:
+        """Whether `check` is among the mix_best best so far; if so its generator is kept beside theirs."""
+        place = sum(c["f1"] >= check["f1"] for c in self.kept)
+        if place >= self.config.mix_best:
+            return False
+        weights = {k: v.detach().clone() for k, v in self._sampling_net().state_dict().items()}
+        self.kept.insert(place, check)
+        self._kept_generators.insert(place, weights)
+        del self.kept[self.config.mix_best:], self._kept_generators[self.config.mix_best:]
+        self.best = self.kept[0]
+        return True
 
     def _keep_best(self, log: Log) -> None:
-        if self.best is None:
+        if not self.kept:
             log("warning: no epoch passed the near-copy guard (more synthetic rows close to training rows than "
                 "held-out rows give): keeping the last epoch")
             return
-        self.G.load_state_dict(self._best_generator)
-        log(f"kept epoch {self.best['epoch']}: F1 {self.best['f1']:.3f} on the held-out rows, near-copy share "
-            f"{self.best['near_copy_share']:.1%}")
+        self.G.load_state_dict(self._kept_generators[0])
+        self.mixed_with = [self._generator(w) for w in self._kept_generators[1:]]
+        log(f"kept epoch{'s' if len(self.kept) > 1 else ''} " + ", ".join(str(c["epoch"]) for c in self.kept)
+            + ": F1 " + ", ".join(f"{c['f1']:.3f}" for c in self.kept) + " on the held-out rows, near-copy share "
+            + ", ".join(f"{c['near_copy_share']:.1%}" for c in self.kept)
+            + (": samples are drawn from each in equal parts" if len(self.kept) > 1 else ""))
 
     def _step(self, data: torch.Tensor, D: PacDiscriminator, opt_g, opt_d, rng: np.random.Generator) -> np.ndarray:
         cfg, G = self.config, self.G
@@ -239,7 +256,8 @@ class TabularGAN:
         fixed = self._condition(condition)
         gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**31, ()).item()))
         rng = np.random.default_rng(seed)
-        self._sampling_net().eval()
+        for net in (self._sampling_net(), *self.mixed_with):
+            net.eval()
         if fixed is None:
             return self.transformer.inverse(np.concatenate([self._generate(m, gen, rng, None)
                                                             for m in _chunks(n)]), rng)
@@ -259,14 +277,30 @@ class TabularGAN:
 
     def _generate(self, m: int, gen: torch.Generator, rng: np.random.Generator,
                   fixed: tuple[int, int] | None) -> np.ndarray:
-        cond = torch.from_numpy(self.sampler.sample_batch(m, rng, fixed))
-        z = torch.randn(m, self.config.z_dim, generator=gen)
-        net = self._sampling_net()
-        return net.activate(net(z, cond), hard=True, generator=gen).numpy()
+        """m rows (encoded), in equal parts from each generator sampling uses, in random order."""
+        nets = [self._sampling_net(), *self.mixed_with]
+        parts = []
+        for i, net in enumerate(nets):
+            k = m // len(nets) + (i < m % len(nets))
+            if k:
+                cond = torch.from_numpy(self.sampler.sample_batch(k, rng, fixed))
+                z = torch.randn(k, self.config.z_dim, generator=gen)
+                parts.append(net.activate(net(z, cond), hard=True, generator=gen).numpy())
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)[rng.permutation(m)]
 
     def _sampling_net(self) -> TableGenerator:
         """G, or while fitting with ema, the average of its weights."""
         return self.G if self._average is None else self._average.module
+
+    def _new_generator(self) -> TableGenerator:
+        spans = [s for c in self.transformer.coders for s in c.spans]
+        return TableGenerator(self.config.z_dim, self.sampler.dim, spans, self.config.hidden)
+
+    def _generator(self, weights: dict[str, torch.Tensor], path: str | Path = "the model") -> TableGenerator:
+        """A generator of this model's shape with the given weights, ready to sample."""
+        net = self._new_generator()
+        checkpoint.load_weights(net, weights, "generator", path)
+        return net.eval()
 
     def _condition(self, condition: dict[str, Any] | None) -> tuple[int, int] | None:
         if not condition:
@@ -285,16 +319,19 @@ class TabularGAN:
         raise GankitError(f"column '{name}' has no value {value!r}: use one of {[str(c) for c in cats][:20]}")
 
     # --- saving ---
-    def state_dict(self, generator: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
-        """Tensors, numbers and strings only: loads with torch.load(weights_only=True). `generator`: other
-        weights to store in place of G's (the best epoch's)."""
+    def state_dict(self, generators: list[dict[str, torch.Tensor]] | None = None) -> dict[str, Any]:
+        """Tensors, numbers and strings only: loads with torch.load(weights_only=True). `generators`: other
+        weights to store in place of the model's own (the kept epochs'), the first as G and the rest to sample
+        beside it."""
+        if generators is None:
+            generators = [self._sampling_net().state_dict(), *(net.state_dict() for net in self.mixed_with)]
         return {"kind": KIND, "config": json.dumps(config_dict(self.config)),
                 "transformer": json.dumps(self.transformer.state()), "counts": json.dumps(self.sampler.counts),
-                "generator": generator if generator is not None else self._sampling_net().state_dict()}
+                "generator": generators[0], "mixed_with": list(generators[1:])}
 
     def best_state_dict(self) -> dict[str, Any] | None:
-        """With keep_best, the model as of its best epoch so far (None before one passes)."""
-        return None if self._best_generator is None else self.state_dict(self._best_generator)
+        """With keep_best, the model as of its best epochs so far (None before one passes)."""
+        return self.state_dict(self._kept_generators) if self._kept_generators else None
 
     def save(self, path: str | Path) -> None:
         if self.G is None:
@@ -312,16 +349,13 @@ class TabularGAN:
         gan = cls(TabularConfig.from_dict(json.loads(state["config"])))
         gan.transformer = TableTransformer.from_state(json.loads(state["transformer"]))
         gan.sampler = ConditionSampler(gan.transformer, None, json.loads(state["counts"]))
-        spans = [s for c in gan.transformer.coders for s in c.spans]
-        gan.G = TableGenerator(gan.config.z_dim, gan.sampler.dim, spans, gan.config.hidden)
-        checkpoint.load_weights(gan.G, state["generator"], "generator", path)
-        gan.G.eval()
+        gan.G = gan._generator(state["generator"], path)
+        gan.mixed_with = [gan._generator(weights, path) for weights in state.get("mixed_with", [])]
         return gan
 
     def _training_state(self, D, opt_g, opt_d, rng: np.random.Generator, epoch: int) -> dict[str, Any]:
-        best = {"best": json.dumps(self.best), "validation": json.dumps(self.validation)}
-        if self._best_generator is not None:
-            best["best_generator"] = self._best_generator
+        best = {"kept": json.dumps(self.kept), "kept_generators": list(self._kept_generators),
+                "validation": json.dumps(self.validation)}
         if self._average is not None:  # "generator" is what sampling uses; training goes on from the live G
             best["average"], best["live_generator"] = self._average.state_dict(), self.G.state_dict()
         return {**self.state_dict(), "discriminator": D.state_dict(), "opt_g": opt_g.state_dict(),
@@ -336,8 +370,12 @@ class TabularGAN:
         torch.set_rng_state(state["rng"]["torch"])
         rng.bit_generator.state = json.loads(state["rng"]["numpy"])
         self.history = json.loads(state["history"])
-        self.best, self.validation = json.loads(state.get("best", "null")), json.loads(state.get("validation", "[]"))
-        self._best_generator = state.get("best_generator")
+        self.validation = json.loads(state.get("validation", "[]"))
+        if "best_generator" in state:  # a checkpoint from before several epochs were kept: its one best
+            self.kept, self._kept_generators = [json.loads(state["best"])], [state["best_generator"]]
+        else:
+            self.kept, self._kept_generators = json.loads(state.get("kept", "[]")), list(state.get("kept_generators", []))
+        self.best = self.kept[0] if self.kept else None
         if self._average is not None:
             self._average.load_state_dict(state["average"])
 

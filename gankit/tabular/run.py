@@ -2,7 +2,8 @@
 
     RUN_DIR/config.json           {"kind": "tabular", "dataset", "target", "options": TabularConfig}
     RUN_DIR/checkpoints/last.pt   the model, the optimisers, RNG states and the fitted columns (weights_only)
-    RUN_DIR/checkpoints/best.pt   with --keep-best: the model of the best epoch so far; sample and evaluate use it
+    RUN_DIR/checkpoints/best.pt   with --keep-best: the generators of the best epochs so far (--mix-best of them);
+                                  sample and evaluate use it, drawing from each in equal parts
     RUN_DIR/history.csv           losses per epoch
     RUN_DIR/validation.csv        with --keep-best: each check's epoch, F1 on the held-out rows, near-copy share
 """
@@ -42,6 +43,8 @@ def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | Non
         config, table = _checked_input(dataset, options, target, data_dir, log)
     if options.get("keep_best") and not resume and (target or default_target(dataset)) is None:
         raise GankitError("--keep-best judges epochs by a classifier of a target column: add --target COLUMN")
+    if "mix_best" in options and not options.get("keep_best") and not resume:
+        raise GankitError("--mix-best mixes the epochs --keep-best keeps: add --keep-best")
     with RunLock(run_dir):
         state = None
         if resume:
@@ -64,7 +67,7 @@ def train_table(dataset: str, options: dict[str, Any], run_dir: str | Path | Non
             _write_history(run_dir / "history.csv", gan.history)
             if gan.validation:
                 _write_history(run_dir / "validation.csv", gan.validation)
-            if gan.best is not None and gan.best["epoch"] == training_state["epoch"]:
+            if any(check["epoch"] == training_state["epoch"] for check in gan.kept):  # the kept epochs changed
                 checkpoint.save(run_dir / "checkpoints" / BEST, gan.best_state_dict())
 
         try:

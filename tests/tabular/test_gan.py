@@ -475,12 +475,14 @@ def test_the_guard_fails_rows_copied_from_training_and_passes_fresh_ones():
 
 def test_keep_best_keeps_the_best_passing_epoch_and_the_run_samples_from_it(tmp_path, capsys):
     df = mixed_table(1000)[["group", "x", "count", "flag"]]
-    gan = small_gan(epochs=6, keep_best=True, validate_every=2).fit(df, target="group", log=lambda m: None)
+    gan = small_gan(epochs=6, keep_best=True, validate_every=2, mix_best=1).fit(df, target="group",
+                                                                                 log=lambda m: None)
     assert [c["epoch"] for c in gan.validation] == [2, 4, 6]
     passing = [c for c in gan.validation if c["passes"]]
-    assert passing and gan.best == max(passing, key=lambda c: c["f1"])
+    assert passing and gan.best == max(passing, key=lambda c: c["f1"]) and gan.kept == [gan.best]
     kept = gan.best_state_dict()["generator"]
     assert all(torch.equal(v, kept[k]) for k, v in gan.G.state_dict().items())
+    assert gan.mixed_with == [] and gan.best_state_dict()["mixed_with"] == []
     with pytest.raises(GankitError, match="pass target="):
         small_gan(keep_best=True).fit(df, log=lambda m: None)
     # the command line: best.pt and validation.csv beside last.pt; sample reads best.pt
@@ -493,3 +495,49 @@ def test_keep_best_keeps_the_best_passing_epoch_and_the_run_samples_from_it(tmp_
     assert "near-copy share" in capsys.readouterr().out
     assert main([*args, "--run-dir", str(tmp_path / "no-target"), "--keep-best"]) == 2
     assert "add --target COLUMN" in capsys.readouterr().err and not (tmp_path / "no-target").exists()
+    assert main([*args, "--run-dir", str(tmp_path / "no-keep"), "--mix-best", "2", "--target", "group"]) == 2
+    assert "add --keep-best" in capsys.readouterr().err and not (tmp_path / "no-keep").exists()
+
+
+def test_mix_best_keeps_the_best_epochs_and_samples_from_them_after_saving_and_resuming(tmp_path):
+    import copy
+
+    df = mixed_table(1000)[["group", "x", "count", "flag"]]
+    states = []
+    gan = small_gan(epochs=8, keep_best=True, validate_every=2, mix_best=2).fit(
+        df, target="group", log=lambda m: None, on_epoch=lambda g, state: states.append(copy.deepcopy(state)))
+    passing = sorted((c for c in gan.validation if c["passes"]), key=lambda c: -c["f1"])
+    assert len(passing) >= 2 and gan.kept == passing[:2] and gan.best == passing[0]
+    assert len(gan.mixed_with) == 1
+    # best.pt's generators are the two kept epochs', best first; loaded, it samples what the fitted model does
+    saved = gan.best_state_dict()
+    for net, weights in zip((gan.G, gan.mixed_with[0]), (saved["generator"], saved["mixed_with"][0])):
+        assert all(torch.equal(v, weights[k]) for k, v in net.state_dict().items())
+    assert not all(torch.equal(v, saved["mixed_with"][0][k]) for k, v in saved["generator"].items())
+    gan.save(tmp_path / "model.pt")
+    pd.testing.assert_frame_equal(TabularGAN.load(tmp_path / "model.pt").sample(200, seed=3), gan.sample(200, seed=3))
+    # resumed from epoch 4, the run keeps the same epochs as the one that ran through
+    resumed = small_gan(epochs=8, keep_best=True, validate_every=2, mix_best=2).fit(
+        df, target="group", log=lambda m: None, state=states[3])
+    assert resumed.kept == gan.kept
+    pd.testing.assert_frame_equal(resumed.sample(200, seed=3), gan.sample(200, seed=3))
+
+
+def test_a_mixture_draws_its_rows_in_equal_parts_from_each_generator_in_random_order():
+    df = mixed_table(600)[["group", "x"]]
+    gan = small_gan(epochs=1).fit(df, log=lambda m: None)
+    categories = [str(c) for c in gan.transformer.coders[0].categories]  # "group"'s one-hot: the first outputs
+
+    def sure_of(k: int):  # a generator that always writes category k of group
+        net = gan._generator(gan.G.state_dict())
+        with torch.no_grad():
+            net.out.weight[:len(categories)] = 0
+            net.out.bias[:len(categories)] = -50
+            net.out.bias[k] = 50
+        return net
+
+    gan.G, gan.mixed_with = sure_of(0), [sure_of(1), sure_of(2)]
+    rows = gan.sample(3001, seed=0)["group"].astype(str)
+    assert sorted(rows.value_counts().tolist()) == [1000, 1000, 1001]
+    assert set(rows.value_counts().index) == set(categories)
+    assert rows[:30].nunique() == 3  # shuffled: a table's first rows are not one generator's
