@@ -42,6 +42,9 @@ from benchmarks.high_cardinality import CTGAN_VERSION, add_venv_option, ensure_c
 from benchmarks.train_speed import cpu_name  # noqa: E402
 from gankit.infra.io import write_text  # noqa: E402
 from gankit.tabular import TabularGAN, adult, evaluate_table  # noqa: E402
+from gankit.tabular.efficacy import ml_efficacy  # noqa: E402
+from gankit.tabular.frames import prepared  # noqa: E402
+from gankit.tabular.report import column_kinds  # noqa: E402
 
 EVAL_MINUTES = 2.0  # per run: sampling and the report's eight classifiers
 TARGET = "income"
@@ -49,8 +52,8 @@ TARGET = "income"
 CTGAN_CHILD = Path(__file__).with_name("ctgan_child.py")  # run in CTGAN's own virtual environment
 
 
-def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool,
-                 ema: float = 0.0, lr_decay: float = 0.0) -> tuple[pd.DataFrame, dict]:
+def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool, ema: float = 0.0,
+                 lr_decay: float = 0.0, mix_best: int = 3) -> tuple[pd.DataFrame, dict, TabularGAN]:
     marks = {}
 
     def log(message: str) -> None:
@@ -61,12 +64,22 @@ def train_gankit(train: pd.DataFrame, minutes: float, seed: int, keep_best: bool
 
     start = time.monotonic()
     gan = TabularGAN(epochs=10_000, minutes=minutes, seed=seed, keep_best=keep_best, ema=ema,
-                     lr_decay=lr_decay).fit(train, target=TARGET, log=log)
+                     lr_decay=lr_decay, mix_best=mix_best).fit(train, target=TARGET, log=log)
     end = time.monotonic()
     info = {"epochs": len(gan.history), "train_s": end - marks["train_start"], "fit_s": end - start,
             "columns_s": marks["train_start"] - start, "keep_best": keep_best, "ema": ema, "lr_decay": lr_decay,
-            "best": gan.best, "validation": gan.validation}
-    return gan.sample(len(train), seed=seed), info
+            "mix_best": mix_best if keep_best else None, "best": gan.best, "kept": gan.kept,
+            "validation": gan.validation}
+    return gan.sample(len(train), seed=seed), info, gan
+
+
+def best_alone_f1(gan: TabularGAN, train: pd.DataFrame, test: pd.DataFrame, seed: int) -> float:
+    """The report's ML-efficacy F1 of the rows of the one best kept epoch, beside the mixture the run samples."""
+    alone = TabularGAN.from_state({**gan.best_state_dict(), "mixed_with": []})
+    kinds = column_kinds(train, None)
+    r, t = prepared(train, kinds, "real"), prepared(test, kinds, "real_test")
+    s = prepared(alone.sample(len(train), seed=seed), kinds, "synthetic")
+    return ml_efficacy(r, s, t, kinds, TARGET, seed, len(train) + 1, [])["synthetic"]["mean"]
 
 
 def train_ctgan(python: Path, train: pd.DataFrame, minutes: float, seed: int) -> tuple[pd.DataFrame, dict]:
@@ -106,7 +119,8 @@ def headline(run: dict) -> dict:
             "pair_trends": r["pair_trends"]["mean"], "detection_auc": r["detection"]["auc"],
             "near_copy_share": r["privacy"]["share_closer_than_holdout_p5"],
             "exact_copies": r["privacy"]["exact_copies"], "epochs": run["epochs"],
-            "seconds_per_epoch": run["train_s"] / run["epochs"]}
+            "seconds_per_epoch": run["train_s"] / run["epochs"],
+            **({"best_alone_f1": run["best_alone_f1"]} if "best_alone_f1" in run else {})}
 
 
 def summarise(runs: dict) -> dict:
@@ -116,7 +130,7 @@ def summarise(runs: dict) -> dict:
         rows = [headline(run) for _, run in sorted(by_seed.items(), key=lambda kv: int(kv[0]))]
         figures = {}
         for key in rows[0]:
-            values = [row[key] for row in rows]
+            values = [row[key] for row in rows if key in row]
             if isinstance(values[0], str):
                 figures[key] = values
                 continue
@@ -161,6 +175,9 @@ def main() -> None:
                    "--keep-best)")
     p.add_argument("--ema", type=float, default=0.0, help="gankit samples from an average of G's weights "
                    "(gankit train --ema)")
+    p.add_argument("--mix-best", type=int, default=3, help="with --keep-best, gankit samples from its K best "
+                   "validated epochs in equal parts (gankit train --mix-best); the one best epoch's F1 is reported "
+                   "beside it")
     p.add_argument("--lr-decay", type=float, default=0.0, help="gankit's learning rates fall linearly to 0 over this "
                    "last fraction of its budget (gankit train --lr-decay)")
     a = p.parse_args()
@@ -176,7 +193,11 @@ def main() -> None:
                 continue
             print(f"== {arm}, seed {seed}", flush=True)
             if arm == "gankit":
-                synthetic, info = train_gankit(train, a.minutes, seed, a.keep_best, a.ema, a.lr_decay)
+                synthetic, info, gan = train_gankit(train, a.minutes, seed, a.keep_best, a.ema, a.lr_decay,
+                                                    a.mix_best)
+                if a.keep_best and a.mix_best > 1 and len(gan.kept) > 1:
+                    info["best_alone_f1"] = best_alone_f1(gan, train, test, seed)
+                    print(f"  the best epoch alone: F1 {info['best_alone_f1']:.3f}", flush=True)
             else:
                 synthetic, info = train_ctgan(python, train, a.minutes, seed)
             print(f"  {info['epochs']} epochs, {info['train_s'] / info['epochs']:.2f} s per epoch", flush=True)
