@@ -93,7 +93,16 @@ def profiled_run(preset: str, opts: dict, limit: int, epochs: int, tmp: Path) ->
     per_step = {p: totals.get(p, 0.0) / steps for p in STEP_PHASES}
     per_epoch = {p: statistics.mean(seconds[p][:-1]) if len(seconds.get(p, ())) > 1 else 0.0 for p in EPOCH_PHASES}
     per_step["other"] = totals["train_loop"] / steps  # the loop's own time: Python between the parts, the bar
-    return {"per_step_s": per_step, "per_epoch_s": per_epoch}
+    return {"per_step_s": per_step, "per_epoch_s": per_epoch, "top_ops_ms_per_step": top_ops(prof, steps)}
+
+
+def top_ops(prof, steps: int, n: int = 15) -> dict[str, float]:
+    """The n operators with the most self time (their own, not their callees'), in ms per step of the profiled run
+    (its per-epoch work spread over the steps): where the time goes below the phases, e.g. the convolutions'
+    kernels against casts, copies and the optimiser."""
+    ops = [e for e in prof.key_averages() if not e.key.startswith(("gankit.", "ProfilerStep"))]
+    ops.sort(key=lambda e: -e.self_cpu_time_total)
+    return {e.key: round(e.self_cpu_time_total / 1e3 / steps, 3) for e in ops[:n]}
 
 
 def exclusive_us(event) -> float:
