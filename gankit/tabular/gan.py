@@ -91,7 +91,6 @@ class TabularGAN:
         self.G: TableGenerator | None = None
         self.history: list[dict[str, float]] = []
         self.validation: list[dict[str, float]] = []  # with keep_best: each check's epoch, F1 and near-copy share
-        self.best: dict | None = None  # with keep_best: the best check that passed the guard
         self.kept: list[dict] = []  # with keep_best: the mix_best best passing checks, best first
         self._kept_generators: list[dict[str, torch.Tensor]] = []  # their generators' weights, in that order
         self.mixed_with: list[TableGenerator] = []  # after fit with keep_best: the kept generators besides G
@@ -107,7 +106,7 @@ class TabularGAN:
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         start = time.monotonic()
-        self.best, self.kept, self._kept_generators, self.mixed_with = None, [], [], []
+        self.kept, self._kept_generators, self.mixed_with = [], [], []
         validator = None
         if cfg.keep_best:
             from gankit.tabular import validation  # scikit-learn's classifiers: only when asked for
@@ -207,8 +206,12 @@ class TabularGAN:
         self.kept.insert(place, check)
         self._kept_generators.insert(place, weights)
         del self.kept[self.config.mix_best:], self._kept_generators[self.config.mix_best:]
-        self.best = self.kept[0]
         return True
+
+    @property
+    def best(self) -> dict | None:
+        """With keep_best, the best check that passed the guard (None before one does)."""
+        return self.kept[0] if self.kept else None
 
     def _keep_best(self, log: Log) -> None:
         if not self.kept:
@@ -375,7 +378,6 @@ class TabularGAN:
             self.kept, self._kept_generators = [json.loads(state["best"])], [state["best_generator"]]
         else:
             self.kept, self._kept_generators = json.loads(state.get("kept", "[]")), list(state.get("kept_generators", []))
-        self.best = self.kept[0] if self.kept else None
         if self._average is not None:
             self._average.load_state_dict(state["average"])
 
