@@ -259,8 +259,7 @@ class TabularGAN:
         fixed = self._condition(condition)
         gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(2**31, ()).item()))
         rng = np.random.default_rng(seed)
-        for net in (self._sampling_net(), *self.mixed_with):
-            net.eval()
+        self._sampling_net().eval()  # the nets mixed with it are built in eval mode and never trained
         if fixed is None:
             return self.transformer.inverse(np.concatenate([self._generate(m, gen, rng, None)
                                                             for m in _chunks(n)]), rng)
