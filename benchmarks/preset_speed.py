@@ -47,7 +47,7 @@ from gankit import data, models  # noqa: E402
 from gankit.infra.device import cpu_flags, resolve_precision  # noqa: E402
 from gankit.infra.io import write_text  # noqa: E402
 from gankit.training import losses  # noqa: E402
-from gankit.training.config import preset_config, replace  # noqa: E402
+from gankit.training.config import config_from  # noqa: E402
 from gankit.training.ema import EMA  # noqa: E402
 from gankit.training.loop import make_adam, step_options  # noqa: E402
 from gankit.training.runlog import read_csv  # noqa: E402
@@ -117,9 +117,10 @@ def exclusive_us(event) -> float:
     return event.time_range.elapsed_us() - inner
 
 
-def step_flops(preset: str, opts: dict) -> tuple[float, str]:
-    """FLOPs per image of one training step built as the loop builds it, and the precision it runs in."""
-    cfg = replace(preset_config(preset), {k: v for k, v in opts.items() if k != "dataset"})
+def build_step(preset: str, opts: dict) -> tuple[GanStep, tuple, str]:
+    """The preset's training step built as the loop builds it (its values for the image size included), one batch of inputs for it (random images of the
+    data's shape: the step's cost does not depend on their values) and the precision it runs in."""
+    cfg = config_from(preset, options={k: v for k, v in opts.items() if k != "dataset"})  # with its size rules
     shape = data.load_images(opts["dataset"], image_size=cfg.image_size, channels=cfg.channels,
                              log=lambda s: None).shape
     labelled = 10 if cfg.conditional else 0  # MNIST's classes: FLOPs do not depend on the labels' values
@@ -132,9 +133,15 @@ def step_flops(preset: str, opts: dict) -> tuple[float, str]:
     b = cfg.batch_size
     real, z = torch.rand(b, *shape) * 2 - 1, torch.randn(b, cfg.z_dim)
     labels = torch.randint(classes, (b,)) if classes else None
+    return step, (real, z, labels), precision
+
+
+def step_flops(preset: str, opts: dict) -> tuple[float, str]:
+    """FLOPs per image of one training step built as the loop builds it, and the precision it runs in."""
+    step, inputs, precision = build_step(preset, opts)
     with FlopCounterMode(display=False) as counter:
-        step(real, z, labels)
-    return counter.get_total_flops() / b, precision
+        step(*inputs)
+    return counter.get_total_flops() / len(inputs[0]), precision
 
 
 def peer_rate(script: Path, seconds: float, tmp: Path) -> float:
@@ -217,7 +224,7 @@ def main() -> None:
                 print(f"turn {turn + 1} peer: {peer[-1]:.1f} images/s", flush=True)
         for name, extra in arms.items():
             results[name]["profiled"] = profiled_run(a.preset, options(a, extra), a.limit, a.epochs, Path(tmp))
-    batch = preset_config(a.preset).batch_size
+    batch = config_from(a.preset, options={k: v for k, v in base.items() if k != "dataset"}).batch_size
     floor = machine[f"matmul_gflops_{precision}"] * 1e9 / flops
     out = {"machine": machine, "preset": a.preset, "options": base, "limit": a.limit, "images_in_data": n_full,
            "precision": precision, "step_flops_per_image": flops, "floor_images_per_s": floor,
