@@ -23,6 +23,7 @@ from torch import nn
 from gankit.generate.sample import TrainedGenerator
 from gankit.infra.errors import GankitError, describe
 from gankit.infra.io import atomic_path
+from gankit.models.conv import plain_kernels
 
 FORMATS = ("onnx", "torchscript")
 OPSET = 17
@@ -52,7 +53,8 @@ def export(g: TrainedGenerator, out: str | Path, fmt: str | None = None, batch: 
     module = _Exported(g.generator.cpu().eval(), bool(g.num_classes)).eval()
     inputs = example_inputs(g, batch or 2)
     try:
-        with torch.no_grad(), warnings.catch_warnings(), atomic_path(out) as tmp:
+        # plain kernels: the graph holds the standard convolution operators every runtime has
+        with torch.no_grad(), plain_kernels(), warnings.catch_warnings(), atomic_path(out) as tmp:
             warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notes are not the user's
             if fmt == "torchscript":
                 torch.jit.trace(module, inputs).save(str(tmp))

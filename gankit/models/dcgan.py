@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gankit.infra.errors import GankitError
+from gankit.models.conv import Conv2d, ConvTranspose2d
 from gankit.models.registry import ModelOption, register
 
 SIZES = {28: 7, 32: 4, 64: 4, 128: 4}  # image side -> side of G's first (and D's last) feature map; each stage
@@ -59,8 +60,8 @@ def up_block(c_in: int, c_out: int, upsample: str, bias: bool) -> list[nn.Module
     """Double the side: a 4x4 stride-2 transposed conv (the DCGAN's), or nearest-neighbour upsampling and a
     3x3 conv, which cannot make the checkerboard pattern uneven kernel overlap makes (Odena et al. 2016)."""
     if upsample == "transposed":
-        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
-    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
+        return [ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -131,7 +132,7 @@ class Generator(nn.Module):
 
         layers: list[nn.Module] = [batch_norm(self.start_channels), nn.ReLU(inplace=True)]
         for _ in range(refine):  # depth where the layout of the whole image is decided, before any upsampling
-            layers += [nn.Conv2d(self.start_channels, self.start_channels, 3, 1, 1, bias=False),
+            layers += [Conv2d(self.start_channels, self.start_channels, 3, 1, 1, bias=False),
                        batch_norm(self.start_channels), nn.ReLU(inplace=True)]
         for k in range(stages - 1, 0, -1):
             layers += [*up_block(width * 2 ** k, width * 2 ** (k - 1), upsample, bias=False),
@@ -159,9 +160,9 @@ class Discriminator(nn.Module):
         self.image_shape, self.num_classes, self.norm = tuple(image_shape), num_classes, norm
         batch_norm = norm == "batch"
         # No BatchNorm on the input layer (the DCGAN paper: it made samples oscillate).
-        layers: list[nn.Module] = [nn.Conv2d(image_shape[0], width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [Conv2d(image_shape[0], width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for k in range(1, stages):
-            layers.append(nn.Conv2d(width * 2 ** (k - 1), width * 2 ** k, 4, 2, 1, bias=not batch_norm))
+            layers.append(Conv2d(width * 2 ** (k - 1), width * 2 ** k, 4, 2, 1, bias=not batch_norm))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(width * 2 ** k))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
