@@ -25,6 +25,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from gankit.infra import checkpoint
+from gankit.infra.allocator import keep_freed_memory
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
 from gankit.tabular.columns import MAX_CATEGORIES, TableTransformer
@@ -103,6 +104,7 @@ class TabularGAN:
         with the model and the training state (for checkpoints). With `keep_best`, `target` is the column whose
         classifiers judge each epoch's rows on a held-out 10% of `df`; the model keeps the best passing epoch."""
         cfg = self.config
+        keep_freed_memory()  # each step frees what the next allocates: keep it rather than fault it in again
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         start = time.monotonic()

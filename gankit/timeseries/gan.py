@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from gankit.infra import checkpoint
+from gankit.infra.allocator import keep_freed_memory
 from gankit.infra.errors import GankitError
 from gankit.infra.log import Log
 from gankit.timeseries.data import encode_labels
@@ -86,6 +87,7 @@ class TimeSeriesGAN:
         run; `on_checkpoint` receives the training state every `checkpoint_every_s` seconds and at the end;
         `stop()` true ends training at the next step."""
         cfg = self.config
+        keep_freed_memory()  # each step frees what the next allocates: keep it rather than fault it in again
         values, labels, features, classes = _as_arrays(data, labels)
         self.meta = _describe(values, labels, features, classes, cfg)
         x = torch.from_numpy(self._scale(values))

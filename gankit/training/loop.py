@@ -32,6 +32,7 @@ from tqdm.auto import tqdm  # a widget in notebooks, a text bar elsewhere
 from gankit import data, models
 from gankit.data.pixels import to_model_range
 from gankit.infra import checkpoint
+from gankit.infra.allocator import keep_freed_memory
 from gankit.infra.device import bf16_warning, cpu_flags, resolve_device, resolve_precision
 from gankit.infra.errors import GankitError, describe
 from gankit.infra.io import DiskFull, write_text
@@ -120,6 +121,8 @@ def train(cfg: TrainConfig, run_dir: str | Path | None = None, *, resume: bool =
     if not resume:
         config_mod.validate(cfg, check_data=arrays is None)  # before anything is written
     device = distributed.local_device(resolve_device(cfg.device))
+    if device.type == "cpu":
+        keep_freed_memory()  # each step frees what the next allocates: keep it rather than fault it in again
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # before the process group, so NCCL binds each rank to its own GPU
     world = distributed.init(device)
