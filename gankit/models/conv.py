@@ -70,8 +70,10 @@ def transposed_by_fold(small: torch.Tensor, weight: torch.Tensor, size: tuple[in
     return out.to(small.dtype)
 
 
-def _fold_pays(small: torch.Tensor, channels_out: int) -> bool:
-    return _state["enabled"] and small.device.type == "cpu" and channels_out == 1
+def _fold_pays(x: torch.Tensor, w: torch.Tensor) -> bool:
+    """For the transposed product into one channel: a transposed conv's output, a conv's input gradient (the
+    channel count is the weight's second dimension in both layouts)."""
+    return _state["enabled"] and x.device.type == "cpu" and w.shape[1] == 1
 
 
 @cache
@@ -79,15 +81,16 @@ def _has_amx() -> bool:
     return "amx_bf16" in (cpu_flags() or set())
 
 
-def _as_conv_pays(inp: torch.Tensor, gout: torch.Tensor) -> bool:
-    return (_state["enabled"] and inp.device.type == "cpu" and inp.dtype == torch.bfloat16
-            and min(inp.shape[1], gout.shape[1]) >= AS_CONV_MIN_CHANNELS and not _has_amx())
+def _as_conv_pays(x: torch.Tensor, w: torch.Tensor) -> bool:
+    """For the weight gradient; its two sides are the weight's two channel counts, in both layouts."""
+    return (_state["enabled"] and x.device.type == "cpu" and x.dtype == torch.bfloat16
+            and min(w.shape[:2]) >= AS_CONV_MIN_CHANNELS and not _has_amx())
 
 
 def _output(x, w, b, stride: int, padding: int, transposed: bool) -> torch.Tensor:
     if not transposed:
         return F.conv2d(x, w, b, stride, padding)
-    if not _fold_pays(x, w.shape[1]):
+    if not _fold_pays(x, w):
         return F.conv_transpose2d(x, w, b, stride, padding)
     k = w.shape[-1]
     size = tuple((s - 1) * stride - 2 * padding + k for s in x.shape[-2:])
@@ -95,18 +98,25 @@ def _output(x, w, b, stride: int, padding: int, transposed: bool) -> torch.Tenso
 
 
 def _input_grad(gy, x, w, stride: int, padding: int, transposed: bool) -> torch.Tensor:
-    if not transposed and _fold_pays(gy, w.shape[1]):
+    if not transposed and _fold_pays(x, w):
         return transposed_by_fold(gy, w, tuple(x.shape[-2:]), w.shape[-1], stride, padding)
     return torch.ops.aten.convolution_backward(gy, x, w, None, [stride] * 2, [padding] * 2, [1, 1], transposed,
                                                [0, 0], 1, [True, False, False])[0]
 
 
 def _weight_grad(gy, x, w, stride: int, padding: int, transposed: bool) -> torch.Tensor:
-    inp, gout = (gy, x) if transposed else (x, gy)
-    if _as_conv_pays(inp, gout):
+    if _as_conv_pays(x, w):
+        inp, gout = (gy, x) if transposed else (x, gy)
         return weight_grad_as_conv(inp, gout, w.shape[-1], stride, padding)
     return torch.ops.aten.convolution_backward(gy, x, w, None, [stride] * 2, [padding] * 2, [1, 1], transposed,
                                                [0, 0], 1, [False, True, False])[1]
+
+
+def _own_path(x, w, transposed: bool) -> bool:
+    """Whether any product this call needs goes to another kernel: else PyTorch's own autograd node (in C++)."""
+    if _fold_pays(x, w) and (transposed or x.requires_grad):
+        return True
+    return w.requires_grad and _as_conv_pays(x, w)
 
 
 class _Conv(torch.autograd.Function):
@@ -135,9 +145,11 @@ def _conv(x, w, b, stride: int, padding: int, transposed: bool) -> torch.Tensor:
         x, w, b = (t.to(dtype) if t is not None and t.dtype == torch.float32 else t for t in (x, w, b))
         with torch.autocast(x.device.type, enabled=False):
             return _conv(x, w, b, stride, padding, transposed)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b)):
+    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, w, b))):
+        return _output(x, w, b, stride, padding, transposed)
+    if _own_path(x, w, transposed):
         return _Conv.apply(x, w, b, stride, padding, transposed)
-    return _output(x, w, b, stride, padding, transposed)
+    return (F.conv_transpose2d if transposed else F.conv2d)(x, w, b, stride, padding)
 
 
 def _covered(m: nn.modules.conv._ConvNd, x: torch.Tensor) -> bool:

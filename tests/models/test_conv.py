@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gankit.models import conv
 from gankit.models.conv import Conv2d, ConvTranspose2d, plain_kernels, transposed_by_fold, weight_grad_as_conv
 
 # (batch, in, side, out, kernel, stride, padding): DCGAN's 4/2/1, a 3x3 conv, sides the stride does not divide
@@ -79,7 +80,9 @@ def test_layers_compute_what_pytorchs_do(layer, bf16):
     mine, theirs = _pair(cls, *args)
     x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
     y, gx, gw = _run(mine, x, bf16)
-    assert type(y.grad_fn).__name__ == "_ConvBackward"  # the layer took its own path, not PyTorch's
+    grey = 1 in (args[0], args[1])
+    # its own path where a product goes to another kernel, PyTorch's autograd node where none does
+    assert (type(y.grad_fn).__name__ == "_ConvBackward") == (grey or (bf16 and not conv._has_amx()))
     y_ref, gx_ref, gw_ref = _run(theirs, x, bf16)
     assert y.dtype == y_ref.dtype  # under autocast both give bf16
     tol = 1e-2 if bf16 else 1e-5
