@@ -17,6 +17,8 @@ square products in the step's precision (benchmarks/train_speed.py's matmul_gflo
 as oneDNN's backward-weights kernel and as a forward convolution, a transposed product (a transposed conv's
 output, a conv's input gradient) as oneDNN's kernel and as a matrix product and a fold, whatever the rule in
 gankit.models.conv would pick: the measurements the rules come from.
+--allocator runs the step in child processes with glibc's default allocator settings and with gankit's
+(gankit.infra.allocator, which training turns on), in turns: ms, page faults and system time per step.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import math
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -194,6 +197,38 @@ def _ms(fn, repeats: int = 10) -> float:
     return round(statistics.median(times), 3)
 
 
+ALLOCATOR_CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import torch
+from benchmarks.preset_speed import build_step
+from gankit.infra.allocator import keep_freed_memory
+kept = keep_freed_memory() if {keep} else False
+torch.manual_seed(0)
+step, inputs, _ = build_step({preset!r}, {opts!r})
+for _ in range(10):
+    step(*inputs)
+r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+for _ in range(40):
+    step(*inputs)
+r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+print(json.dumps({{"kept": kept, "step_ms": (t1 - t0) / 40 * 1e3, "page_faults": (r1.ru_minflt - r0.ru_minflt) / 40,
+                  "system_ms": (r1.ru_stime - r0.ru_stime) / 40 * 1e3}}))
+"""
+
+
+def allocator_turns(preset: str, opts: dict, turns: int = 2) -> dict[str, list[dict]]:
+    """Steps in child processes (the allocator's settings are the process's), glibc's defaults and
+    keep_freed_memory in turns: ms, minor page faults and system-time ms per step."""
+    out: dict[str, list[dict]] = {"default": [], "kept": []}
+    for _ in range(turns):
+        for arm in out:
+            code = ALLOCATOR_CHILD.format(root=str(ROOT), keep=arm == "kept", preset=preset, opts=opts)
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            out[arm].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="best", choices=("best", "best-cond", "rgb", "dcgan"))
@@ -202,6 +237,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5, help="steps run with oneDNN's verbose mode on, per arm")
     p.add_argument("--blocks", type=int, default=12, help="blocks of 20 steps timed per arm, in turns")
     p.add_argument("--alternatives", action="store_true")
+    p.add_argument("--allocator", action="store_true",
+                   help="also steps in child processes with glibc's default allocator settings and with "
+                        "gankit's (keep_freed_memory), in turns: page faults and system time per step")
     p.add_argument("--out", default=None, help="default: benchmarks/results/conv_kernels_<preset>.json")
     a = p.parse_args()
     keep_freed_memory()  # as training does
@@ -234,6 +272,11 @@ def main() -> None:
                   f"{k['prop']} {k['problem']} x{k['calls']:g}")
     out["speedup"] = walls["plain"] / walls["chosen"]
     print(f"chosen kernels: {out['speedup']:.2f}x the plain ones' steps per second")
+    if a.allocator:
+        out["allocator"] = turns = allocator_turns(a.preset, opts)
+        for arm, rows in turns.items():
+            print(f"allocator {arm}: " + "; ".join(f"{r['step_ms']:.1f} ms, {r['page_faults']:,.0f} page faults, "
+                                                   f"{r['system_ms']:.1f} ms system time per step" for r in rows))
     if a.alternatives:
         out["alternatives"] = alternatives(step, inputs, dtype)
         for r in out["alternatives"]:
