@@ -3,9 +3,10 @@
 A training step on a CPU allocates and frees the same megabytes of activations and gradients every step.
 glibc maps blocks above its mmap threshold on their own and unmaps them when freed, and gives the heap's free
 top back once it passes the trim threshold, so each step faults the same pages in again, zero-filled by the
-kernel: 2,000-3,500 page faults and 6-10 ms of system time in each 60-77 ms step of `best` on a 2-core AMD
-EPYC. With the mmap threshold at glibc's maximum (32 MiB) and the trim threshold at 1 GiB, freed blocks stay in
-the heap for the next step, which faults none (benchmarks/commits_speed.py measures runs before and after).
+kernel: about 4,000 page faults and 8 ms of system time in each 50-55 ms step of `best` on a 2-core AMD EPYC.
+With the mmap threshold at glibc's maximum (32 MiB) and the trim threshold at 1 GiB, freed blocks stay in the
+heap for the next step: 30-50 faults, the step 1.09x-1.15x as fast (`benchmarks/conv_kernels.py --allocator`,
+results/conv_kernels_best_epyc_avx512_bf16_run2.json).
 The process keeps up to 1 GiB of freed memory it would otherwise return; its peak does not change.
 Nothing is done where the C library is not glibc, or where the user set glibc's own MALLOC_*_ variables.
 """

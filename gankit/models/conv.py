@@ -3,17 +3,19 @@ PyTorch's own are slow on a CPU.
 
 Training a convolution takes three products: its output, its input's gradient and its weight's gradient. On
 a CPU PyTorch runs all three with oneDNN, and two are slow for small GANs' shapes. `benchmarks/conv_kernels.py
---alternatives` times each product both ways (results/conv_kernels_*_epyc_avx512_bf16.json, a 2-core AMD EPYC
+--alternatives` times each product both ways (results/conv_kernels_*_epyc_avx512_bf16*.json, a 2-core AMD EPYC
 with AVX512_BF16):
-- The weight gradient in bf16 runs at a third to two thirds of the forward kernel's rate. It is the same sum as
-  a forward convolution of the input by the output gradient, each with batch and channels swapped, dilated by
-  the stride, which runs at the forward kernel's rate: 1.1-2.8x faster where both sides have 16 channels or
-  more. With fewer, the swapped convolution is a batch of 1 to 3 large maps and is slower, so those keep
+- The weight gradient in bf16 runs at about a third of the matmul rate, where the same layers' forward kernels
+  beat it. It is the same sum as a forward convolution of the input by the output gradient, each with batch
+  and channels swapped, dilated by the stride: 1.2-2.8x faster where both sides have 16 channels or more.
+  With fewer, the swapped convolution is a batch of 1 to 3 large maps and is 2.4-5x slower, so those keep
   oneDNN's kernel; so does fp32, where the two are even or oneDNN's is faster, and so does a CPU with AMX,
-  whose bf16 backward kernels are others, not measured this way.
+  whose bf16 kernels are others, not measured this way.
 - A transposed product into a single channel (a grey image's G's last layer, and the input gradient of its
-  D's first layer) runs at 2-4% of the matmul rate. It is one matrix product and a fold (col2im) instead:
-  2.4-3.2x faster, in fp32 and in bf16. Into 3 channels at 64 x 64 the fold is slower: RGB models keep oneDNN's.
+  D's first layer) runs at 4% of the matmul rate. It is one matrix product and a fold (col2im) instead: 2-3.5x
+  faster, in fp32 and in bf16. Into 3 channels at 64 x 64 the fold is 2-2.7x slower: RGB models keep oneDNN's.
+In a whole step the other forms cost copies the products alone do not show (the swapped tensors): `best`'s
+step gained 1.07x and 1.15x in two runs, `rgb`'s at 64 x 64 nothing.
 Every other product, every other device and any layer option these do not cover (groups, dilation, output
 padding, non-zero padding modes) go to PyTorch's own kernels. The sums are the same, in another order: results
 agree to rounding. `plain_kernels()` turns the choice off (benchmarks measure before and after with it, tests
