@@ -44,7 +44,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.preset_speed import DEFAULT_DATA, build_step  # noqa: E402
+from benchmarks.preset_speed import add_preset_arguments, build_step, options  # noqa: E402
 from benchmarks.train_speed import cpu_name, matmul_gflops  # noqa: E402
 from gankit.infra.allocator import keep_freed_memory  # noqa: E402
 from gankit.infra.io import write_text  # noqa: E402
@@ -231,9 +231,7 @@ def allocator_turns(preset: str, opts: dict, turns: int = 2) -> dict[str, list[d
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="best", choices=("best", "best-cond", "rgb", "dcgan"))
-    p.add_argument("--dataset", default=None, help="default: emoji for rgb, mnist otherwise")
-    p.add_argument("--image-size", type=int, default=None)
+    add_preset_arguments(p)
     p.add_argument("--steps", type=int, default=5, help="steps run with oneDNN's verbose mode on, per arm")
     p.add_argument("--blocks", type=int, default=12, help="blocks of 20 steps timed per arm, in turns")
     p.add_argument("--alternatives", action="store_true")
@@ -244,9 +242,7 @@ def main() -> None:
     a = p.parse_args()
     keep_freed_memory()  # as training does
     torch.manual_seed(0)
-    opts = {"dataset": a.dataset or DEFAULT_DATA.get(a.preset, "mnist"), "seed": 0}
-    if a.image_size:
-        opts["image_size"] = a.image_size
+    opts = options(a, {})
     step, inputs, precision = build_step(a.preset, opts)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     rate = matmul_gflops(torch.device("cpu"), dtype)

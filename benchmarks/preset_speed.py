@@ -58,6 +58,13 @@ EPOCH_PHASES = ("standing_stats", "grid", "checkpoint")
 DEFAULT_DATA = {"rgb": "emoji"}
 
 
+def add_preset_arguments(p: argparse.ArgumentParser) -> None:
+    """--preset, --dataset and --image-size: which step a conv-preset benchmark builds (see options)."""
+    p.add_argument("--preset", default="best", choices=("best", "best-cond", "rgb", "dcgan"))
+    p.add_argument("--dataset", default=None, help="default: emoji for rgb, mnist otherwise")
+    p.add_argument("--image-size", type=int, default=None)
+
+
 def options(a: argparse.Namespace, extra: dict) -> dict:
     o = {"dataset": a.dataset or DEFAULT_DATA.get(a.preset, "mnist"), "seed": 0, **extra}
     if a.image_size:
@@ -180,9 +187,7 @@ def summarise(timed: dict, prof: dict, n_full: int, batch: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="best", choices=("best", "best-cond", "rgb", "dcgan"))
-    p.add_argument("--dataset", default=None, help="default: emoji for rgb, mnist otherwise")
-    p.add_argument("--image-size", type=int, default=None)
+    add_preset_arguments(p)
     p.add_argument("--limit", type=int, default=3200, help="training images per run (default 3,200: 50 steps)")
     p.add_argument("--epochs", type=int, default=4, help="epochs of each run; the first and last are not counted")
     p.add_argument("--turns", type=int, default=1)
