@@ -72,10 +72,10 @@ def transposed_by_fold(small: torch.Tensor, weight: torch.Tensor, size: tuple[in
     return out.to(small.dtype)
 
 
-def _fold_pays(x: torch.Tensor, w: torch.Tensor) -> bool:
+def _fold_pays(w: torch.Tensor) -> bool:
     """For the transposed product into one channel: a transposed conv's output, a conv's input gradient (the
-    channel count is the weight's second dimension in both layouts)."""
-    return _state["enabled"] and x.device.type == "cpu" and w.shape[1] == 1
+    channel count is the weight's second dimension in both layouts). The layers only get here on a CPU."""
+    return w.shape[1] == 1
 
 
 @cache
@@ -85,14 +85,13 @@ def _has_amx() -> bool:
 
 def _as_conv_pays(x: torch.Tensor, w: torch.Tensor) -> bool:
     """For the weight gradient; its two sides are the weight's two channel counts, in both layouts."""
-    return (_state["enabled"] and x.device.type == "cpu" and x.dtype == torch.bfloat16
-            and min(w.shape[:2]) >= AS_CONV_MIN_CHANNELS and not _has_amx())
+    return x.dtype == torch.bfloat16 and min(w.shape[:2]) >= AS_CONV_MIN_CHANNELS and not _has_amx()
 
 
 def _output(x, w, b, stride: int, padding: int, transposed: bool) -> torch.Tensor:
     if not transposed:
         return F.conv2d(x, w, b, stride, padding)
-    if not _fold_pays(x, w):
+    if not _fold_pays(w):
         return F.conv_transpose2d(x, w, b, stride, padding)
     k = w.shape[-1]
     size = tuple((s - 1) * stride - 2 * padding + k for s in x.shape[-2:])
@@ -100,7 +99,7 @@ def _output(x, w, b, stride: int, padding: int, transposed: bool) -> torch.Tenso
 
 
 def _input_grad(gy, x, w, stride: int, padding: int, transposed: bool) -> torch.Tensor:
-    if not transposed and _fold_pays(x, w):
+    if not transposed and _fold_pays(w):
         return transposed_by_fold(gy, w, tuple(x.shape[-2:]), w.shape[-1], stride, padding)
     return torch.ops.aten.convolution_backward(gy, x, w, None, [stride] * 2, [padding] * 2, [1, 1], transposed,
                                                [0, 0], 1, [True, False, False])[0]
@@ -116,7 +115,7 @@ def _weight_grad(gy, x, w, stride: int, padding: int, transposed: bool) -> torch
 
 def _own_path(x, w, transposed: bool) -> bool:
     """Whether any product this call needs goes to another kernel: else PyTorch's own autograd node (in C++)."""
-    if _fold_pays(x, w) and (transposed or x.requires_grad):
+    if _fold_pays(w) and (transposed or x.requires_grad):
         return True
     return w.requires_grad and _as_conv_pays(x, w)
 
