@@ -47,7 +47,7 @@ from gankit import data, models  # noqa: E402
 from gankit.infra.device import cpu_flags, resolve_precision  # noqa: E402
 from gankit.infra.io import write_text  # noqa: E402
 from gankit.training import losses  # noqa: E402
-from gankit.training.config import config_from  # noqa: E402
+from gankit.training.config import TrainConfig, config_from  # noqa: E402
 from gankit.training.ema import EMA  # noqa: E402
 from gankit.training.loop import make_adam, step_options  # noqa: E402
 from gankit.training.runlog import read_csv  # noqa: E402
@@ -124,10 +124,16 @@ def exclusive_us(event) -> float:
     return event.time_range.elapsed_us() - inner
 
 
+def run_config(preset: str, opts: dict) -> TrainConfig:
+    """The config a run of the preset with these options trains with, its values for the image size included
+    (`dataset` names the data, which gankit.train takes as its own argument)."""
+    return config_from(preset, options={k: v for k, v in opts.items() if k != "dataset"})
+
+
 def build_step(preset: str, opts: dict) -> tuple[GanStep, tuple, str]:
-    """The preset's training step built as the loop builds it (its values for the image size included), one batch of inputs for it (random images of the
+    """The preset's training step built as the loop builds it, one batch of inputs for it (random images of the
     data's shape: the step's cost does not depend on their values) and the precision it runs in."""
-    cfg = config_from(preset, options={k: v for k, v in opts.items() if k != "dataset"})  # with its size rules
+    cfg = run_config(preset, opts)
     shape = data.load_images(opts["dataset"], image_size=cfg.image_size, channels=cfg.channels,
                              log=lambda s: None).shape
     labelled = 10 if cfg.conditional else 0  # MNIST's classes: FLOPs do not depend on the labels' values
@@ -229,7 +235,7 @@ def main() -> None:
                 print(f"turn {turn + 1} peer: {peer[-1]:.1f} images/s", flush=True)
         for name, extra in arms.items():
             results[name]["profiled"] = profiled_run(a.preset, options(a, extra), a.limit, a.epochs, Path(tmp))
-    batch = config_from(a.preset, options={k: v for k, v in base.items() if k != "dataset"}).batch_size
+    batch = run_config(a.preset, base).batch_size
     floor = machine[f"matmul_gflops_{precision}"] * 1e9 / flops
     out = {"machine": machine, "preset": a.preset, "options": base, "limit": a.limit, "images_in_data": n_full,
            "precision": precision, "step_flops_per_image": flops, "floor_images_per_s": floor,
